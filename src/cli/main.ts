@@ -1,0 +1,89 @@
+/**
+ * streamrec command line. One binary, a few verbs:
+ *   streamrec demo     [--rate N] [--limit N]                 local broker + replay + serving, live metrics
+ *   streamrec serve    [--topology file] [--instance id]      run the serving topology against KAFKA_BROKERS
+ *   streamrec produce  --data file|--synthetic N [--rate N]   replay a dataset (or synthetic clicks) to the clicks topic
+ * Configuration: topologies/default.yaml (or --topology / STREAMREC_TOPOLOGY), overridden by env
+ * (KAFKA_BROKERS, STREAMREC_<PATH>); a bad config stops here with the field's name.
+ */
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from '../config/config.ts';
+import { runDemo } from './demo.ts';
+import { runProduce } from './produce.ts';
+import { runServe } from './serve.ts';
+
+const USAGE = `usage: streamrec <command> [options]
+
+commands:
+  demo      local Kafka broker, rsc15-100k replayed live, serving, online Recall@20
+            --rate <events/s> (default 3000; 0 = full speed)  --limit <events>  --out <summary.json>
+  serve     serving topology on KAFKA_BROKERS (Ctrl-C stops gracefully)
+            --instance <id> (default 0; keep stable per process for exactly-once fencing)
+  produce   replay clicks to the clicks topic with a progress bar
+            --data <file.tsv|sequences.txt> | --synthetic <sessions> [--items N]  --rate <events/s>  --limit N
+
+global options:
+  --topology <file.yaml>   deployment config (default topologies/default.yaml)
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
+    process.stdout.write(USAGE);
+    return cmd ? 0 : 2;
+  }
+  const { values } = parseArgs({
+    args: rest,
+    options: {
+      topology: { type: 'string' },
+      rate: { type: 'string' },
+      limit: { type: 'string' },
+      out: { type: 'string' },
+      data: { type: 'string' },
+      synthetic: { type: 'string' },
+      items: { type: 'string' },
+      instance: { type: 'string' },
+    },
+    strict: true,
+  });
+  const num = (name: string, v: string | undefined, dflt?: number): number | undefined => {
+    if (v === undefined) return dflt;
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < 0) throw new ConfigError(`--${name}`, `expected a non-negative number, got "${v}"`);
+    return n;
+  };
+  switch (cmd) {
+    case 'demo': {
+      const summary = await runDemo({ rate: num('rate', values.rate, 3000)!, limit: num('limit', values.limit), topology: values.topology });
+      if (values.out) (await import('node:fs')).writeFileSync(values.out, JSON.stringify(summary, null, 2));
+      return 0;
+    }
+    case 'serve':
+      await runServe(loadConfig(values.topology), values.instance ?? '0');
+      return 0;
+    case 'produce':
+      await runProduce(loadConfig(values.topology), {
+        data: values.data,
+        synthetic: num('synthetic', values.synthetic),
+        items: num('items', values.items, 10_000)!,
+        rate: num('rate', values.rate, 1000)!,
+        limit: num('limit', values.limit),
+      });
+      return 0;
+    default:
+      process.stderr.write(`streamrec: unknown command "${cmd}"\n\n${USAGE}`);
+      return 2;
+  }
+}
+
+try {
+  process.exitCode = await main(process.argv.slice(2));
+} catch (e) {
+  if (e instanceof ConfigError) {
+    process.stderr.write(`streamrec: ${e.message}\n`);
+    process.exitCode = 78; // EX_CONFIG
+  } else {
+    process.stderr.write(`streamrec: ${(e as Error).stack ?? e}\n`);
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,206 @@
+/**
+ * A real single-node Apache Kafka broker (KRaft mode) on 127.0.0.1 for tests, the demo and
+ * benchmarks. The jars come from Maven Central through Maven on first use and are cached,
+ * so nothing is installed by hand. Requires Java 17+ and Maven (mvn) on PATH.
+ *
+ * Kafka 3.9.x is pinned on purpose: kafkajs 2.2.4 predates Kafka 4.0, which removed old
+ * protocol versions; 3.9 keeps them all.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync, openSync, readFileSync, mkdtempSync } from 'node:fs';
+import { createServer, connect } from 'node:net';
+import { homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const KAFKA_VERSION = process.env.STREAMREC_KAFKA_VERSION ?? '3.9.1';
+
+export function cacheDir(): string {
+  return process.env.STREAMREC_CACHE ?? join(homedir(), '.cache', 'streamrec');
+}
+
+function kafkaHome(): string {
+  return join(cacheDir(), `kafka_2.13-${KAFKA_VERSION}`);
+}
+
+const POM = (version: string) => `<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>streamrec</groupId><artifactId>kafka-broker-jars</artifactId><version>1</version><packaging>pom</packaging>
+  <dependencies>
+    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka_2.13</artifactId><version>${version}</version></dependency>
+    <dependency><groupId>org.slf4j</groupId><artifactId>slf4j-reload4j</artifactId><version>1.7.36</version></dependency>
+  </dependencies>
+</project>
+`;
+
+const LOG4J = `log4j.rootLogger=WARN, stderr
+log4j.appender.stderr=org.apache.log4j.ConsoleAppender
+log4j.appender.stderr.Target=System.err
+log4j.appender.stderr.layout=org.apache.log4j.PatternLayout
+log4j.appender.stderr.layout.ConversionPattern=[%d] %p %m (%c)%n
+`;
+
+/** Fetches the broker jars into the cache on first use; returns the classpath directory. */
+export function ensureKafkaJars(log: (s: string) => void = (s) => process.stderr.write(s + '\n')): string {
+  const home = kafkaHome();
+  const libs = join(home, 'libs');
+  const marker = join(home, '.complete');
+  if (existsSync(marker)) return libs;
+  for (const tool of ['java', 'mvn']) {
+    const r = spawnSync(tool, ['-version'], { stdio: 'ignore' });
+    if (r.error) throw new Error(`${tool} is not on PATH: the local Kafka broker needs Java 17+ and Maven (or set KAFKA_BROKERS to an existing cluster)`);
+  }
+  log(`streamrec: fetching Apache Kafka ${KAFKA_VERSION} jars from Maven Central into ${home} (first run only)…`);
+  mkdirSync(home, { recursive: true });
+  writeFileSync(join(home, 'pom.xml'), POM(KAFKA_VERSION));
+  const r = spawnSync('mvn', ['-q', '-B', '-f', join(home, 'pom.xml'), 'dependency:copy-dependencies', `-DoutputDirectory=${libs}`, '-DincludeScope=runtime'], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  if (r.status !== 0) throw new Error(`mvn could not fetch kafka_2.13:${KAFKA_VERSION} (exit ${r.status})`);
+  if (!readdirSync(libs).some((f) => f.startsWith(`kafka_2.13-${KAFKA_VERSION}`))) throw new Error(`kafka jar missing in ${libs} after mvn`);
+  writeFileSync(join(home, 'log4j.properties'), LOG4J);
+  writeFileSync(marker, new Date().toISOString());
+  return libs;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect({ host: '127.0.0.1', port });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+export interface LocalBroker {
+  brokers: string;
+  pid: number;
+  dataDir: string;
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  dataDir?: string;
+  port?: number;
+  /** Keep the JVM running after this process exits (used by `scripts/kafka.sh start`). */
+  detached?: boolean;
+  heapMb?: number;
+  log?: (s: string) => void;
+}
+
+function serverProperties(dataDir: string, port: number, controllerPort: number): string {
+  return [
+    'process.roles=broker,controller',
+    'node.id=1',
+    `controller.quorum.voters=1@127.0.0.1:${controllerPort}`,
+    `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
+    `advertised.listeners=PLAINTEXT://127.0.0.1:${port}`,
+    'controller.listener.names=CONTROLLER',
+    'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+    'inter.broker.listener.name=PLAINTEXT',
+    `log.dirs=${join(dataDir, 'logs')}`,
+    // Single node: internal topics cannot be replicated, and few partitions keep start-up quick.
+    'offsets.topic.replication.factor=1',
+    'offsets.topic.num.partitions=5',
+    'transaction.state.log.replication.factor=1',
+    'transaction.state.log.min.isr=1',
+    'transaction.state.log.num.partitions=5',
+    'group.initial.rebalance.delay.ms=0',
+    'auto.create.topics.enable=false',
+    'num.partitions=1',
+    // Compacted changelogs should compact within a test's lifetime too.
+    'log.cleaner.backoff.ms=1000',
+    'log.segment.bytes=16777216',
+  ].join('\n');
+}
+
+/** Starts a KRaft broker on a free port (or `port`), waits until it accepts connections. */
+export async function startLocalBroker(opts: StartOptions = {}): Promise<LocalBroker> {
+  const log = opts.log ?? ((s: string) => process.stderr.write(s + '\n'));
+  const libs = ensureKafkaJars(log);
+  const home = kafkaHome();
+  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'streamrec-kafka-'));
+  mkdirSync(dataDir, { recursive: true });
+  const port = opts.port ?? (await freePort());
+  let controllerPort = await freePort();
+  while (controllerPort === port) controllerPort = await freePort();
+  const props = join(dataDir, 'server.properties');
+  writeFileSync(props, serverProperties(dataDir, port, controllerPort));
+  const cp = `${libs}/*`;
+  const javaBase = ['-cp', cp, `-Dlog4j.configuration=file:${join(home, 'log4j.properties')}`];
+  if (!existsSync(join(dataDir, 'logs', 'meta.properties'))) {
+    const uuid = spawnSync('java', [...javaBase, 'kafka.tools.StorageTool', 'random-uuid'], { encoding: 'utf8' });
+    const clusterId = uuid.stdout.trim().split('\n').pop() ?? '';
+    if (uuid.status !== 0 || clusterId === '') throw new Error(`kafka StorageTool random-uuid failed: ${uuid.stderr}`);
+    const fmt = spawnSync('java', [...javaBase, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', props], { encoding: 'utf8' });
+    if (fmt.status !== 0) throw new Error(`kafka storage format failed: ${fmt.stderr || fmt.stdout}`);
+  }
+  const logFile = join(dataDir, 'broker.log');
+  const out = openSync(logFile, 'a');
+  const heap = opts.heapMb ?? 768;
+  const child: ChildProcess = spawn('java', [`-Xmx${heap}m`, `-Xms${Math.min(heap, 256)}m`, '-XX:+UseG1GC', ...javaBase, 'kafka.Kafka', props], {
+    stdio: ['ignore', out, out],
+    detached: opts.detached ?? false,
+  });
+  if (opts.detached) child.unref();
+  const pid = child.pid;
+  if (pid === undefined) throw new Error('could not spawn java for the Kafka broker');
+  let exited = false;
+  child.once('exit', () => (exited = true));
+  const deadline = Date.now() + 90_000;
+  while (!(await portOpen(port))) {
+    if (exited) throw new Error(`Kafka broker exited during start-up; see ${logFile}:\n${readFileSync(logFile, 'utf8').slice(-2000)}`);
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`Kafka broker did not open 127.0.0.1:${port} within 90 s; see ${logFile}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const brokers = `127.0.0.1:${port}`;
+  return {
+    brokers,
+    pid,
+    dataDir,
+    stop: () => stopPid(pid, () => exited),
+  };
+}
+
+/** SIGTERM (Kafka shuts down cleanly on it), then SIGKILL after 20 s. */
+export async function stopPid(pid: number, hasExited: () => boolean = () => !isAlive(pid)): Promise<void> {
+  if (!isAlive(pid)) return;
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    return;
+  }
+  const deadline = Date.now() + 20_000;
+  while (!hasExited() && isAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  if (!hasExited() && isAlive(pid)) process.kill(pid, 'SIGKILL');
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function removeDataDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,269 @@
+/**
+ * The serving topology: clicks → decode (bad → dead-letter) → recommender (batched) →
+ * recommendations, with offsets committed only once the output is acknowledged.
+ *
+ * Delivery modes:
+ *  - exactly-once: every micro-batch is one Kafka transaction holding its recommendations, its
+ *    dead letters and the consumer offsets (consume-transform-produce). Downstream consumers with
+ *    read_committed see each input's output exactly once, even across crashes.
+ *  - at-least-once: produce (acks=all), then commit offsets. Lower latency per batch (no
+ *    transaction round trips); after a crash, outputs of the uncommitted tail are produced again.
+ */
+import type { Consumer, Kafka, KafkaMessage, Producer, Message } from 'kafkajs';
+import type { StreamrecConfig } from '../config/config.ts';
+import { createKafka, ensureTopics } from '../kafka/client.ts';
+import { DecodeError, makeCodecs, validateClick, type Codecs, type ErrorKind } from '../ingest/codec.ts';
+import type { ClickInput, Recommender, RecommendOutcome } from './recommender.ts';
+import { LatencyHistogram, PrequentialMetrics } from '../metrics/online-metrics.ts';
+
+export interface ServingStats {
+  eventsIn: number;
+  recommendationsOut: number;
+  deadLetters: Record<ErrorKind, number>;
+  batches: number;
+  transactionsAborted: number;
+  batchSize: LatencyHistogram;
+  latency: LatencyHistogram;
+  quality: PrequentialMetrics;
+}
+
+export interface ServingAppOptions {
+  config: StreamrecConfig;
+  recommender: Recommender;
+  /** Stable per process slot: the transactional id derives from it, so a restarted instance fences its zombie. */
+  instanceId: string;
+  log?: (line: string) => void;
+  /** Extra kafkajs consumer settings for tests (e.g. shorter session timeouts). */
+  sessionTimeoutMs?: number;
+  /** Called at every group (re)assignment with the partitions this instance now owns. */
+  onAssignment?: (partitions: number[]) => void | Promise<void>;
+}
+
+/**
+ * Back-to-back transactions meet CONCURRENT_TRANSACTIONS while the broker writes the previous
+ * commit markers (a few ms); kafkajs' default first retry of 300 ms would dominate latency.
+ */
+const PRODUCER_RETRY = { initialRetryTime: 10, maxRetryTime: 1000, retries: 10 };
+
+interface Pending {
+  partition: number;
+  message: KafkaMessage;
+}
+
+export class ServingApp {
+  readonly stats: ServingStats;
+  private readonly kafka: Kafka;
+  private readonly codecs: Codecs;
+  private consumer: Consumer | null = null;
+  private producer: Producer | null = null;
+  private owned = new Set<number>();
+  /** Transactions are one at a time per producer: micro-batches of all partitions go through this chain. */
+  private serial: Promise<void> = Promise.resolve();
+  private readonly log: (line: string) => void;
+  private readonly inputs: ClickInput[] = [];
+  private readonly outcomes: RecommendOutcome[] = [];
+
+  constructor(private readonly opts: ServingAppOptions) {
+    this.kafka = createKafka(opts.config, `-serving-${opts.instanceId}`);
+    this.codecs = makeCodecs(opts.config.wireFormat);
+    this.log = opts.log ?? ((l) => process.stderr.write(l + '\n'));
+    this.stats = {
+      eventsIn: 0,
+      recommendationsOut: 0,
+      deadLetters: { MALFORMED: 0, UNKNOWN_SCHEMA: 0, INVALID_FIELD: 0, UNKNOWN_ITEM: 0, TOO_LARGE: 0, KEY_MISMATCH: 0 },
+      batches: 0,
+      transactionsAborted: 0,
+      batchSize: new LatencyHistogram(),
+      latency: new LatencyHistogram(),
+      quality: new PrequentialMetrics(opts.config.serving.topK),
+    };
+  }
+
+  get exactlyOnce(): boolean {
+    return this.opts.config.serving.delivery === 'exactly-once';
+  }
+
+  async start(): Promise<void> {
+    const { config } = this.opts;
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      await ensureTopics(admin, config);
+    } finally {
+      await admin.disconnect();
+    }
+    this.producer = this.kafka.producer(
+      this.exactlyOnce
+        ? { transactionalId: `${config.groups.serving}-${this.opts.instanceId}`, idempotent: true, maxInFlightRequests: 1, retry: PRODUCER_RETRY }
+        : { idempotent: true, maxInFlightRequests: 1, retry: PRODUCER_RETRY },
+    );
+    await this.producer.connect();
+    const sessionTimeout = this.opts.sessionTimeoutMs ?? 30_000;
+    this.consumer = this.kafka.consumer({
+      groupId: config.groups.serving,
+      readUncommitted: false,
+      sessionTimeout,
+      heartbeatInterval: Math.max(100, Math.floor(sessionTimeout / 10)),
+      rebalanceTimeout: Math.max(sessionTimeout, 10_000),
+      maxWaitTimeInMs: Math.max(1, config.serving.batch.maxWaitMs),
+      maxBytesPerPartition: 4 * 1024 * 1024,
+    });
+    this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => {
+      const assigned = new Set(e.payload.memberAssignment[config.topics.clicks.name] ?? []);
+      const revoked = [...this.owned].filter((p) => !assigned.has(p));
+      if (revoked.length > 0) this.opts.recommender.partitionsRevoked?.(revoked);
+      this.owned = assigned;
+      void this.opts.onAssignment?.([...assigned].sort((a, b) => a - b));
+    });
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topics: [config.topics.clicks.name], fromBeginning: true });
+    await this.consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: config.topics.clicks.partitions,
+      eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+        const max = config.serving.batch.maxSize;
+        for (let start = 0; start < batch.messages.length; start += max) {
+          if (!isRunning() || isStale()) return;
+          const chunk = batch.messages.slice(start, start + max).map((message) => ({ partition: batch.partition, message }));
+          await this.enqueue(batch.topic, chunk);
+          resolveOffset(chunk[chunk.length - 1].message.offset);
+          await heartbeat();
+        }
+      },
+    });
+  }
+
+  /** Serialises micro-batches (one transaction at a time) while letting partitions fetch concurrently. */
+  private enqueue(topic: string, chunk: Pending[]): Promise<void> {
+    const run = this.serial.then(() => this.processChunk(topic, chunk));
+    this.serial = run.catch(() => undefined);
+    return run;
+  }
+
+  private async processChunk(topic: string, chunk: Pending[]): Promise<void> {
+    const { config } = this.opts;
+    const deadLetters: Message[] = [];
+    const inputs = this.inputs;
+    const sources: Pending[] = [];
+    inputs.length = 0;
+    const now = Date.now();
+    for (const p of chunk) {
+      const m = p.message;
+      try {
+        const ev = this.codecs.click.decode(m.value);
+        const bad = validateClick(ev, m.key);
+        if (bad) throw new DecodeError(bad.kind, bad.reason);
+        inputs.push({ sessionId: ev.sessionId, itemId: ev.itemId, partition: p.partition, timestamp: ev.timestamp });
+        sources.push(p);
+      } catch (e) {
+        const kind: ErrorKind = e instanceof DecodeError ? e.kind : 'MALFORMED';
+        deadLetters.push(this.deadLetter(topic, p, kind, (e as Error).message, now));
+      }
+    }
+    const outcomes = this.outcomes;
+    outcomes.length = inputs.length;
+    if (inputs.length > 0) await this.opts.recommender.recommendBatch(inputs, outcomes);
+    const producedAt = Date.now();
+    const recs: Message[] = [];
+    for (let i = 0; i < inputs.length; i++) {
+      const o = outcomes[i];
+      const src = sources[i];
+      if (!o.ok) {
+        deadLetters.push(this.deadLetter(topic, src, o.kind, o.reason, producedAt));
+        continue;
+      }
+      const appended = Number(src.message.timestamp);
+      const latencyMs = producedAt - appended;
+      const ev = inputs[i];
+      recs.push({
+        key: ev.sessionId,
+        value: this.codecs.recommendation.encode({
+          sessionId: ev.sessionId,
+          sourceTopic: topic,
+          sourcePartition: src.partition,
+          sourceOffset: Number(src.message.offset),
+          eventTimestamp: ev.timestamp,
+          itemIds: o.itemIds,
+          scores: o.scores,
+          modelVersion: this.opts.recommender.version,
+          producedAt,
+          latencyMs,
+        }),
+        timestamp: String(producedAt),
+      });
+    }
+    const topicMessages = [];
+    if (recs.length > 0) topicMessages.push({ topic: config.topics.recommendations.name, messages: recs });
+    if (deadLetters.length > 0) topicMessages.push({ topic: config.topics.deadLetter.name, messages: deadLetters });
+    const offsets = this.nextOffsets(topic, chunk);
+    const producer = this.producer!;
+    if (this.exactlyOnce) {
+      const tx = await producer.transaction();
+      try {
+        if (topicMessages.length > 0) await tx.sendBatch({ topicMessages, acks: -1 });
+        await tx.sendOffsets({ consumerGroupId: config.groups.serving, topics: offsets });
+        await tx.commit();
+      } catch (e) {
+        this.stats.transactionsAborted++;
+        await tx.abort().catch(() => undefined);
+        // The recommender already advanced these sessions; their state is now ahead of the
+        // committed offsets, so drop it and let the re-delivered events rebuild it.
+        this.opts.recommender.partitionsRevoked?.([...new Set(chunk.map((p) => p.partition))]);
+        throw e;
+      }
+    } else {
+      if (topicMessages.length > 0) await producer.sendBatch({ topicMessages, acks: -1 });
+      await this.consumer!.commitOffsets(offsets.flatMap((t) => t.partitions.map((p) => ({ topic: t.topic, ...p }))));
+    }
+    // Only now is the batch's output durable: account for it.
+    for (let i = 0; i < inputs.length; i++) {
+      const o = outcomes[i];
+      if (!o.ok) continue;
+      this.stats.quality.observe(inputs[i].sessionId, inputs[i].itemId);
+      this.stats.quality.emitted(inputs[i].sessionId, o.itemIds);
+      this.stats.latency.record(producedAt - Number(sources[i].message.timestamp));
+    }
+    this.stats.eventsIn += chunk.length;
+    this.stats.recommendationsOut += recs.length;
+    this.stats.batches++;
+    this.stats.batchSize.record(chunk.length);
+  }
+
+  private nextOffsets(topic: string, chunk: Pending[]) {
+    const last = new Map<number, bigint>();
+    for (const p of chunk) {
+      const o = BigInt(p.message.offset);
+      const prev = last.get(p.partition);
+      if (prev === undefined || o > prev) last.set(p.partition, o);
+    }
+    return [{ topic, partitions: [...last].map(([partition, o]) => ({ partition, offset: String(o + 1n) })) }];
+  }
+
+  private deadLetter(topic: string, p: Pending, kind: ErrorKind, reason: string, now: number): Message {
+    this.stats.deadLetters[kind]++;
+    return {
+      key: p.message.key,
+      value: this.codecs.deadLetter.encode({
+        sourceTopic: topic,
+        sourcePartition: p.partition,
+        sourceOffset: Number(p.message.offset),
+        key: p.message.key,
+        value: p.message.value,
+        errorKind: kind,
+        reason,
+        failedAt: now,
+      }),
+    };
+  }
+
+  /** Graceful: the in-flight micro-batch finishes and commits, then clients close. */
+  async stop(): Promise<void> {
+    await this.consumer?.disconnect();
+    await this.serial;
+    await this.producer?.disconnect();
+    await this.opts.recommender.close?.();
+    this.consumer = null;
+    this.producer = null;
+  }
+}
