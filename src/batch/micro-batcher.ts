@@ -23,6 +23,14 @@ import { PartitionQueue } from './partition-queue.ts';
  * Batch ownership: by default each batch is a fresh array that the handler
  * owns and may keep. With `reuseBatchArray`, one array is refilled for every
  * batch; it is valid only until the handler's promise settles.
+ *
+ * With kafkajs: push every message of an `eachBatch` call (items carry their
+ * offsets), then `await whenBelowHighWater()` before returning, or map
+ * onPause/onResume to consumer.pause/resume. `onBatch` runs the encoder step,
+ * produces the recommendations and changelog records, and commits the offsets
+ * of its items; on a rebalance, `flush()` (or `whenIdle()` and
+ * `discardPartition`) before giving the partition up; on shutdown, `flush()`
+ * then `close()`.
  */
 
 export type FlushReason = 'size' | 'time' | 'flush' | 'retry';
@@ -349,7 +357,7 @@ export class MicroBatcher<T> {
     this.itemsDone += n;
     this.batchesDone++;
     this.stopWait(q);
-    if (q.length > 0) this.startWait(q, q.headTime() + this.maxWaitMs - this.clock());
+    if (q.length > 0 && !this.closed) this.startWait(q, q.headTime() + this.maxWaitMs - this.clock());
     this.checkResume();
     this.pump();
   }

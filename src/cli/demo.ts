@@ -108,8 +108,9 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
       process.stderr.write(
         `[${((now - t0) / 1000).toFixed(0).padStart(4)}s] produced ${fmt(produced).padStart(7)}  served ${fmt(s.eventsIn).padStart(7)}  ${fmt(rate).padStart(6)} ev/s  ` +
           `Recall@20 ${s.quality.recall.toFixed(3)} (last 1s ${w.recall.toFixed(3)})  MRR@20 ${s.quality.mrr.toFixed(3)}  ` +
-          `latency p50 ${s.latency.quantile(0.5).toFixed(1)} ms p99 ${s.latency.quantile(0.99).toFixed(1)} ms  dead-letter ${Object.values(s.deadLetters).reduce((a, b) => a + b, 0)}\n`,
+          `latency p50 ${s.recentLatency.quantile(0.5).toFixed(1)} ms p99 ${s.recentLatency.quantile(0.99).toFixed(1)} ms  dead-letter ${Object.values(s.deadLetters).reduce((a, b) => a + b, 0)}\n`,
       );
+      s.recentLatency.reset();
     }, 1000);
     produced = await replayClicks(producer, codec, events, {
       topic: config.topics.clicks.name,

@@ -22,7 +22,10 @@ export function createKafka(cfg: Pick<StreamrecConfig, 'kafka'>, clientIdSuffix 
         // kafkajs retries it and it is expected back-to-back transactions, not a fault.
         if (`${message} ${String(extra.error)}`.includes('another concurrent operation on the same transaction')) return;
         // kafkajs warns about its default partitioner on every producer; not actionable for us.
-        if (typeof message === 'string' && message.includes('DefaultPartitioner')) return;
+        if (typeof message === 'string' && message.includes('switched default partitioner')) return;
+        // Connection-level response errors (coordinator loading, leader moving) are retried by the
+        // client and logged again by the producer/consumer if they end up failing.
+        if (namespace === 'Connection' && lvl === logLevel.ERROR) return;
         process.stderr.write(`[kafkajs ${LEVEL_NAMES[lvl] ?? lvl}] ${namespace}: ${message} ${JSON.stringify(extra)}\n`);
       },
   });

@@ -24,6 +24,8 @@ export interface ServingStats {
   transactionsAborted: number;
   batchSize: LatencyHistogram;
   latency: LatencyHistogram;
+  /** Same samples as latency; whoever reports a live window resets it. */
+  recentLatency: LatencyHistogram;
   quality: PrequentialMetrics;
 }
 
@@ -43,7 +45,7 @@ export interface ServingAppOptions {
  * Back-to-back transactions meet CONCURRENT_TRANSACTIONS while the broker writes the previous
  * commit markers (a few ms); kafkajs' default first retry of 300 ms would dominate latency.
  */
-const PRODUCER_RETRY = { initialRetryTime: 10, maxRetryTime: 1000, retries: 10 };
+const PRODUCER_RETRY = { initialRetryTime: 10, maxRetryTime: 1000 };
 
 interface Pending {
   partition: number;
@@ -75,6 +77,7 @@ export class ServingApp {
       transactionsAborted: 0,
       batchSize: new LatencyHistogram(),
       latency: new LatencyHistogram(),
+      recentLatency: new LatencyHistogram(),
       quality: new PrequentialMetrics(opts.config.serving.topK),
     };
   }
@@ -222,7 +225,9 @@ export class ServingApp {
       if (!o.ok) continue;
       this.stats.quality.observe(inputs[i].sessionId, inputs[i].itemId);
       this.stats.quality.emitted(inputs[i].sessionId, o.itemIds);
-      this.stats.latency.record(producedAt - Number(sources[i].message.timestamp));
+      const ms = producedAt - Number(sources[i].message.timestamp);
+      this.stats.latency.record(ms);
+      this.stats.recentLatency.record(ms);
     }
     this.stats.eventsIn += chunk.length;
     this.stats.recommendationsOut += recs.length;
