@@ -13,7 +13,8 @@ import type { Consumer, Kafka, KafkaMessage, Producer, Message } from 'kafkajs';
 import type { StreamrecConfig } from '../config/config.ts';
 import { createKafka, ensureTopics } from '../kafka/client.ts';
 import { DecodeError, makeCodecs, validateClick, type Codecs, type ErrorKind } from '../ingest/codec.ts';
-import type { ClickInput, Recommender, RecommendOutcome } from './recommender.ts';
+import { isStateful, type ClickInput, type Recommender, type RecommendOutcome } from './recommender.ts';
+import { readChangelog } from './changelog-restore.ts';
 import { LatencyHistogram, PrequentialMetrics } from '../metrics/online-metrics.ts';
 
 export interface ServingStats {
@@ -22,6 +23,8 @@ export interface ServingStats {
   deadLetters: Record<ErrorKind, number>;
   batches: number;
   transactionsAborted: number;
+  changelogRecordsOut: number;
+  restoredRecords: number;
   batchSize: LatencyHistogram;
   latency: LatencyHistogram;
   /** Same samples as latency; whoever reports a live window resets it. */
@@ -42,10 +45,14 @@ export interface ServingAppOptions {
 }
 
 /**
+ * Idempotent producers retry retriable errors indefinitely (as the Java client does); anything
+ * else fails the batch.
  * Back-to-back transactions meet CONCURRENT_TRANSACTIONS while the broker writes the previous
  * commit markers (a few ms); kafkajs' default first retry of 300 ms would dominate latency.
  */
-const PRODUCER_RETRY = { initialRetryTime: 10, maxRetryTime: 1000 };
+const PRODUCER_RETRY = { initialRetryTime: 10, maxRetryTime: 1000, retries: Number.MAX_SAFE_INTEGER };
+
+const TRANSACTION_TIMEOUT_MS = 15_000;
 
 interface Pending {
   partition: number;
@@ -59,6 +66,8 @@ export class ServingApp {
   private consumer: Consumer | null = null;
   private producer: Producer | null = null;
   private owned = new Set<number>();
+  /** Partitions whose session state is being restored from the changelog; served only after. */
+  private readonly restoring = new Map<number, Promise<void>>();
   /** Transactions are one at a time per producer: micro-batches of all partitions go through this chain. */
   private serial: Promise<void> = Promise.resolve();
   private readonly log: (line: string) => void;
@@ -75,6 +84,8 @@ export class ServingApp {
       deadLetters: { MALFORMED: 0, UNKNOWN_SCHEMA: 0, INVALID_FIELD: 0, UNKNOWN_ITEM: 0, TOO_LARGE: 0, KEY_MISMATCH: 0 },
       batches: 0,
       transactionsAborted: 0,
+      changelogRecordsOut: 0,
+      restoredRecords: 0,
       batchSize: new LatencyHistogram(),
       latency: new LatencyHistogram(),
       recentLatency: new LatencyHistogram(),
@@ -97,7 +108,15 @@ export class ServingApp {
     }
     this.producer = this.kafka.producer(
       this.exactlyOnce
-        ? { transactionalId: `${config.groups.serving}-${this.opts.instanceId}`, idempotent: true, maxInFlightRequests: 1, retry: PRODUCER_RETRY }
+        ? {
+            transactionalId: `${config.groups.serving}-${this.opts.instanceId}`,
+            idempotent: true,
+            maxInFlightRequests: 1,
+            retry: PRODUCER_RETRY,
+            // A crashed instance's open transaction blocks read_committed readers of its changelog
+            // partitions until it times out, unless the same instance id comes back and fences it.
+            transactionTimeout: TRANSACTION_TIMEOUT_MS,
+          }
         : { idempotent: true, maxInFlightRequests: 1, retry: PRODUCER_RETRY },
     );
     await this.producer.connect();
@@ -115,7 +134,9 @@ export class ServingApp {
       const assigned = new Set(e.payload.memberAssignment[config.topics.clicks.name] ?? []);
       const revoked = [...this.owned].filter((p) => !assigned.has(p));
       if (revoked.length > 0) this.opts.recommender.partitionsRevoked?.(revoked);
+      const added = [...assigned].filter((p) => !this.owned.has(p));
       this.owned = assigned;
+      if (added.length > 0) this.restore(added);
       void this.opts.onAssignment?.([...assigned].sort((a, b) => a - b));
     });
     await this.consumer.connect();
@@ -125,6 +146,7 @@ export class ServingApp {
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: config.topics.clicks.partitions,
       eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+        await this.restoring.get(batch.partition);
         const max = config.serving.batch.maxSize;
         for (let start = 0; start < batch.messages.length; start += max) {
           if (!isRunning() || isStale()) return;
@@ -135,6 +157,30 @@ export class ServingApp {
         }
       },
     });
+  }
+
+  /**
+   * Restores the session state of newly owned partitions from the changelog (stateful models
+   * only). The state there was committed in the same transactions as the consumer offsets, so
+   * it is exactly the state after the last committed input.
+   */
+  private restore(partitions: number[]): void {
+    const rec = this.opts.recommender;
+    if (!isStateful(rec)) return;
+    const topic = this.opts.config.topics.sessionChangelog.name;
+    const started = performance.now();
+    const job = readChangelog(this.kafka, topic, partitions, (records) => {
+      this.stats.restoredRecords += rec.restorePartition(records);
+    }).then(
+      (n) => {
+        if (n > 0) this.log(`serving ${this.opts.instanceId}: restored ${n} changelog records of partitions [${partitions}] in ${(performance.now() - started).toFixed(0)} ms`);
+      },
+      (e: Error) => {
+        this.log(`serving ${this.opts.instanceId}: restoring partitions [${partitions}] failed: ${e.message}`);
+        throw e;
+      },
+    );
+    for (const p of partitions) this.restoring.set(p, job);
   }
 
   /** Serialises micro-batches (one transaction at a time) while letting partitions fetch concurrently. */
@@ -199,6 +245,17 @@ export class ServingApp {
     const topicMessages = [];
     if (recs.length > 0) topicMessages.push({ topic: config.topics.recommendations.name, messages: recs });
     if (deadLetters.length > 0) topicMessages.push({ topic: config.topics.deadLetter.name, messages: deadLetters });
+    const rec = this.opts.recommender;
+    if (isStateful(rec)) {
+      const changes = rec.drainChangelog();
+      if (changes.length > 0) {
+        topicMessages.push({
+          topic: config.topics.sessionChangelog.name,
+          messages: changes.map((c) => ({ key: c.key, value: c.value, partition: c.partition })),
+        });
+        this.stats.changelogRecordsOut += changes.length;
+      }
+    }
     const offsets = this.nextOffsets(topic, chunk);
     const producer = this.producer!;
     if (this.exactlyOnce) {
@@ -211,8 +268,11 @@ export class ServingApp {
         this.stats.transactionsAborted++;
         await tx.abort().catch(() => undefined);
         // The recommender already advanced these sessions; their state is now ahead of the
-        // committed offsets, so drop it and let the re-delivered events rebuild it.
-        this.opts.recommender.partitionsRevoked?.([...new Set(chunk.map((p) => p.partition))]);
+        // committed offsets: drop it and restore the committed state before the events come again.
+        const partitions = [...new Set(chunk.map((p) => p.partition))];
+        if (isStateful(rec)) rec.discardChangelog();
+        rec.partitionsRevoked?.(partitions);
+        this.restore(partitions);
         throw e;
       }
     } else {

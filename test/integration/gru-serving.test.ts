@@ -1,0 +1,173 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { Message } from 'kafkajs';
+import { collect, testConfig, waitFor } from '../helpers/kafka.ts';
+import { TEST_ARCH, testItemIds } from '../helpers/serve-child.ts';
+import { createKafka } from '../../src/kafka/client.ts';
+import { makeCodecs, type ClickEvent, type Recommendation } from '../../src/ingest/codec.ts';
+import { ServingApp } from '../../src/pipeline/serving-app.ts';
+import { buildGru4RecRecommender } from '../../src/pipeline/create-recommender.ts';
+import { syntheticWeights } from '../../src/serve/synthetic-weights.ts';
+import type { StreamrecConfig } from '../../src/config/config.ts';
+
+const N_SESSIONS = 40;
+
+/** Event e of session s: unique timestamps identify an event across runs. */
+function wave(from: number, to: number): ClickEvent[] {
+  const out: ClickEvent[] = [];
+  for (let e = from; e < to; e++)
+    for (let s = 0; s < N_SESSIONS; s++)
+      out.push({ sessionId: `s${s}`, userId: null, itemId: testItemIds[(s * 37 + e * 11 + e * e) % TEST_ARCH.nItems], eventType: 'CLICK', timestamp: 1_000_000 + e * 1000 + s, context: null });
+  return out;
+}
+
+async function produce(cfg: StreamrecConfig, evs: ClickEvent[], extra: Message[] = [], rate = 0): Promise<void> {
+  const codec = makeCodecs(cfg.wireFormat).click;
+  const producer = createKafka(cfg, '-test-producer').producer();
+  await producer.connect();
+  const msgs: Message[] = [...evs.map((e) => ({ key: e.sessionId, value: codec.encode(e) })), ...extra];
+  const step = rate > 0 ? Math.max(1, Math.round(rate / 20)) : msgs.length;
+  for (let i = 0; i < msgs.length; i += step) {
+    await producer.send({ topic: cfg.topics.clicks.name, messages: msgs.slice(i, i + step), acks: -1 });
+    if (rate > 0) await new Promise((r) => setTimeout(r, 50));
+  }
+  await producer.disconnect();
+}
+
+const appFor = async (cfg: StreamrecConfig, instance: string, onAssignment?: (p: number[]) => void) =>
+  new ServingApp({
+    onAssignment,
+    config: cfg,
+    recommender: await buildGru4RecRecommender(cfg, syntheticWeights(TEST_ARCH, 3), testItemIds, 'synthetic-v1', () => undefined),
+    instanceId: instance,
+    sessionTimeoutMs: 6000,
+    log: () => undefined,
+  });
+
+/** The reference: one process, never interrupted. */
+async function uninterrupted(name: string, evs: ClickEvent[]): Promise<Map<string, Recommendation>> {
+  const cfg = await testConfig(name);
+  const app = await appFor(cfg, 'ref');
+  await app.start();
+  await produce(cfg, evs);
+  await waitFor(() => app.stats.eventsIn >= evs.length, 90_000, 'reference run');
+  await app.stop();
+  return byEvent(cfg, await collect(cfg, cfg.topics.recommendations.name, evs.length, { settleMs: 500 }));
+}
+
+function byEvent(cfg: StreamrecConfig, recs: Awaited<ReturnType<typeof collect>>): Map<string, Recommendation> {
+  const codec = makeCodecs(cfg.wireFormat).recommendation;
+  const m = new Map<string, Recommendation>();
+  for (const r of recs) {
+    const rec = codec.decode(r.message.value);
+    const k = `${rec.sessionId}@${rec.eventTimestamp}`;
+    assert.ok(!m.has(k), `duplicate recommendation for ${k}`);
+    m.set(k, rec);
+  }
+  return m;
+}
+
+function assertSameAsReference(got: Map<string, Recommendation>, ref: Map<string, Recommendation>): void {
+  assert.equal(got.size, ref.size, 'one committed recommendation per valid event');
+  let compared = 0;
+  for (const [k, r] of ref) {
+    const g = got.get(k);
+    assert.ok(g, `missing recommendation for ${k}`);
+    assert.deepEqual(g.itemIds, r.itemIds, `${k}: restored session state recommends differently`);
+    for (let i = 0; i < r.scores.length; i++) assert.ok(Math.abs(g.scores[i] - r.scores[i]) < 1e-3);
+    compared++;
+  }
+  assert.equal(compared, ref.size);
+}
+
+test('rebalance: a second process takes partitions over with their session states; unknown and malformed events dead-lettered', async () => {
+  const all = wave(0, 6);
+  const firstHalf = all.slice(0, 3 * N_SESSIONS);
+  const secondHalf = all.slice(3 * N_SESSIONS);
+  const ref = await uninterrupted('rebalance-ref', all);
+  const cfg = await testConfig('rebalance');
+  const a = await appFor(cfg, 'a');
+  await a.start();
+  await produce(cfg, firstHalf);
+  await waitFor(() => a.stats.eventsIn >= firstHalf.length, 60_000, 'first half served by A');
+  let bPartitions: number[] = [];
+  const bApp = await appFor(cfg, 'b', (p) => void (bPartitions = p));
+  await bApp.start();
+  await waitFor(() => bPartitions.length > 0, 60_000, 'B to be assigned partitions');
+  const codec = makeCodecs(cfg.wireFormat).click;
+  const bad: Message[] = [
+    { key: 's1', value: codec.encode({ ...all[1], itemId: 'brand-new-item', timestamp: 5 }) },
+    { key: 'x', value: Buffer.from([0xff, 0xff, 0xff]) },
+  ];
+  await produce(cfg, secondHalf, bad);
+  await waitFor(() => a.stats.eventsIn + bApp.stats.eventsIn >= secondHalf.length + firstHalf.length + bad.length, 90_000, 'second half served');
+  assert.ok(bApp.stats.eventsIn > 0, 'B served events of the partitions it took over');
+  assert.ok(bApp.stats.restoredRecords > 0, 'B restored session states from the changelog');
+  await Promise.all([a.stop(), bApp.stop()]);
+  const got = byEvent(cfg, await collect(cfg, cfg.topics.recommendations.name, all.length));
+  assertSameAsReference(got, ref);
+  const dl = makeCodecs(cfg.wireFormat).deadLetter;
+  const letters = (await collect(cfg, cfg.topics.deadLetter.name, 2, { settleMs: 500 })).map((m) => dl.decode(m.message.value));
+  assert.deepEqual(letters.map((l) => l.errorKind).sort(), ['MALFORMED', 'UNKNOWN_ITEM']);
+  assert.match(letters.find((l) => l.errorKind === 'UNKNOWN_ITEM')!.reason, /brand-new-item/);
+});
+
+function child(cfg: StreamrecConfig, instance: string): { proc: ChildProcess; served: () => number; restored: () => number; ready: Promise<void> } {
+  const env = {
+    ...process.env,
+    SERVE_INSTANCE: instance,
+    STREAMREC_TOPICS__CLICKS__NAME: cfg.topics.clicks.name,
+    STREAMREC_TOPICS__RECOMMENDATIONS__NAME: cfg.topics.recommendations.name,
+    STREAMREC_TOPICS__DEAD_LETTER__NAME: cfg.topics.deadLetter.name,
+    STREAMREC_TOPICS__SESSION_CHANGELOG__NAME: cfg.topics.sessionChangelog.name,
+    STREAMREC_TOPICS__MODEL_UPDATES__NAME: cfg.topics.modelUpdates.name,
+    STREAMREC_GROUPS__SERVING: cfg.groups.serving,
+    STREAMREC_SERVING__BATCH__MAX_SIZE: '32',
+  };
+  const proc = spawn(process.execPath, ['--import', 'tsx', new URL('../helpers/serve-child.ts', import.meta.url).pathname], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  let served = 0;
+  let restored = 0;
+  let onReady!: () => void;
+  const ready = new Promise<void>((r) => (onReady = r));
+  let buf = '';
+  proc.stdout!.on('data', (d: Buffer) => {
+    buf += d.toString();
+    let nl;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      if (line === 'ready') onReady();
+      const m = /^served (\d+)$/.exec(line);
+      if (m) served = Number(m[1]);
+      const r = /restored (\d+) changelog records/.exec(line);
+      if (r) restored += Number(r[1]);
+    }
+  });
+  return { proc, served: () => served, restored: () => restored, ready };
+}
+
+test('SIGKILL mid-stream (3 partitions, 2 processes, exactly-once): one committed recommendation per event, restored states recommend as an uninterrupted run', async () => {
+  const all = wave(0, 10);
+  const ref = await uninterrupted('kill-ref', all);
+  const cfg = await testConfig('kill');
+  const a = child(cfg, 'a');
+  const b = child(cfg, 'b');
+  await Promise.all([a.ready, b.ready]);
+  let producingDone = false;
+  const producing = produce(cfg, all, [], 150).then(() => void (producingDone = true));
+  await waitFor(() => b.served() > 40, 60_000, 'B to serve some events');
+  b.proc.kill('SIGKILL');
+  assert.equal(producingDone, false, 'the kill happens mid-stream');
+  await new Promise((r) => b.proc.once('exit', r));
+  const b2 = child(cfg, 'b'); // same instance id: fences the dead one's open transaction
+  await b2.ready;
+  await producing;
+  const got = byEvent(cfg, await collect(cfg, cfg.topics.recommendations.name, all.length, { timeoutMs: 120_000, settleMs: 3000 }));
+  for (const c of [a, b2]) {
+    c.proc.kill('SIGTERM');
+    await new Promise((r) => c.proc.once('exit', r));
+  }
+  assert.ok(a.restored() + b2.restored() > 0, 'the partitions of the killed process were restored from the changelog');
+  assertSameAsReference(got, ref);
+});
