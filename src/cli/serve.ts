@@ -1,12 +1,29 @@
 import type { StreamrecConfig } from '../config/config.ts';
 import { ServingApp } from '../pipeline/serving-app.ts';
 import { createRecommender } from '../pipeline/create-recommender.ts';
+import { Gru4RecRecommender } from '../pipeline/gru4rec-recommender.ts';
+import { serveMetrics } from '../metrics/prometheus.ts';
 
 /** `streamrec serve`: runs until SIGINT/SIGTERM, then finishes the in-flight batch, commits and closes. */
 export async function runServe(config: StreamrecConfig, instanceId: string): Promise<void> {
   const recommender = await createRecommender(config);
   const app = new ServingApp({ config, recommender, instanceId });
   await app.start();
+  const store = recommender instanceof Gru4RecRecommender ? recommender.store : null;
+  const metrics =
+    config.metrics.port > 0
+      ? await serveMetrics(
+          {
+            stats: app.stats,
+            instanceId,
+            modelVersion: () => recommender.version,
+            sessionStoreBytes: store ? () => store.memoryBytes() : undefined,
+            sessions: store ? () => store.size : undefined,
+          },
+          config.metrics.port,
+        )
+      : null;
+  if (metrics) process.stderr.write(`serve: Prometheus metrics on :${config.metrics.port}/metrics\n`);
   process.stderr.write(`serve: instance ${instanceId} consuming ${config.topics.clicks.name} → ${config.topics.recommendations.name} (${config.serving.delivery}, model ${recommender.version})\n`);
   const ticker = setInterval(() => {
     const s = app.stats;
@@ -19,6 +36,7 @@ export async function runServe(config: StreamrecConfig, instanceId: string): Pro
     process.once('SIGTERM', resolve);
   });
   clearInterval(ticker);
+  metrics?.close();
   await app.stop();
   process.stderr.write('serve: stopped cleanly\n');
 }

@@ -30,6 +30,8 @@ export interface StreamrecConfig {
     sessions: { maxSessions: number; ttlMs: number; historyLength: number };
   };
   model: { kind: 'cooccurrence' | 'gru4rec'; path: string; engine: 'auto' | 'onnx' | 'tfjs' };
+  /** Prometheus endpoint of `streamrec serve`; port 0 disables it. */
+  metrics: { port: number };
 }
 
 export class ConfigError extends Error {
@@ -126,7 +128,7 @@ function topic(r: FieldReader, key: string): TopicConfig {
 export function validateConfig(raw: unknown): StreamrecConfig {
   if (!isObject(raw)) throw new ConfigError('(root)', 'expected a mapping');
   const r = new FieldReader(raw, '');
-  r.only(['kafka', 'topics', 'groups', 'wireFormat', 'serving', 'model']);
+  r.only(['kafka', 'topics', 'groups', 'wireFormat', 'serving', 'model', 'metrics']);
   const kafka = r.section('kafka');
   kafka.only(['brokers', 'clientId']);
   const brokers = kafka.stringList('brokers');
@@ -145,6 +147,8 @@ export function validateConfig(raw: unknown): StreamrecConfig {
   sessions.only(['maxSessions', 'ttlMs', 'historyLength']);
   const model = r.section('model');
   model.only(['kind', 'path', 'engine']);
+  const metrics = r.section('metrics');
+  metrics.only(['port']);
 
   const cfg: StreamrecConfig = {
     kafka: { brokers, clientId: kafka.string('clientId') },
@@ -174,6 +178,7 @@ export function validateConfig(raw: unknown): StreamrecConfig {
       path: model.string('path', { allowEmpty: true }),
       engine: model.oneOf('engine', ['auto', 'onnx', 'tfjs'] as const),
     },
+    metrics: { port: metrics.int('port', 0, 65_535) },
   };
   if (cfg.topics.sessionChangelog.partitions !== cfg.topics.clicks.partitions)
     throw new ConfigError('topics.sessionChangelog.partitions', `must equal topics.clicks.partitions (${cfg.topics.clicks.partitions}) so session state moves with its partition`);

@@ -68,8 +68,8 @@ export class ServingApp {
   private owned = new Set<number>();
   /** Partitions whose session state is being restored from the changelog; served only after. */
   private readonly restoring = new Map<number, Promise<void>>();
-  /** Transactions are one at a time per producer: micro-batches of all partitions go through this chain. */
-  private serial: Promise<void> = Promise.resolve();
+  private readonly queue: Array<{ topic: string; chunk: Pending[]; resolve: () => void; reject: (e: Error) => void }> = [];
+  private pumping = false;
   private readonly log: (line: string) => void;
   private readonly inputs: ClickInput[] = [];
   private readonly outcomes: RecommendOutcome[] = [];
@@ -183,11 +183,42 @@ export class ServingApp {
     for (const p of partitions) this.restoring.set(p, job);
   }
 
-  /** Serialises micro-batches (one transaction at a time) while letting partitions fetch concurrently. */
+  /**
+   * The micro-batcher across partitions: partitions fetch concurrently and each waits for its
+   * chunk; whatever chunks are queued when the engine frees up are merged (up to maxSize events)
+   * into one engine pass and one transaction. One transaction at a time per producer. A session
+   * lives in one partition and a partition has at most one chunk queued, so per-session order holds.
+   */
   private enqueue(topic: string, chunk: Pending[]): Promise<void> {
-    const run = this.serial.then(() => this.processChunk(topic, chunk));
-    this.serial = run.catch(() => undefined);
-    return run;
+    return new Promise((resolve, reject) => {
+      this.queue.push({ topic, chunk, resolve, reject });
+      void this.pump();
+    });
+  }
+
+  private async pump(): Promise<void> {
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      const max = this.opts.config.serving.batch.maxSize;
+      while (this.queue.length > 0) {
+        const group = [this.queue.shift()!];
+        let size = group[0].chunk.length;
+        while (this.queue.length > 0 && size + this.queue[0].chunk.length <= max) {
+          size += this.queue[0].chunk.length;
+          group.push(this.queue.shift()!);
+        }
+        const merged = group.length === 1 ? group[0].chunk : group.flatMap((g) => g.chunk);
+        try {
+          await this.processChunk(group[0].topic, merged);
+          for (const g of group) g.resolve();
+        } catch (e) {
+          for (const g of group) g.reject(e as Error);
+        }
+      }
+    } finally {
+      this.pumping = false;
+    }
   }
 
   private async processChunk(topic: string, chunk: Pending[]): Promise<void> {
@@ -325,7 +356,7 @@ export class ServingApp {
   /** Graceful: the in-flight micro-batch finishes and commits, then clients close. */
   async stop(): Promise<void> {
     await this.consumer?.disconnect();
-    await this.serial;
+    while (this.pumping) await new Promise((r) => setTimeout(r, 5));
     await this.producer?.disconnect();
     await this.opts.recommender.close?.();
     this.consumer = null;
