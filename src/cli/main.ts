@@ -11,14 +11,20 @@ import { ConfigError, loadConfig } from '../config/config.ts';
 import { runDemo } from './demo.ts';
 import { runProduce } from './produce.ts';
 import { runServe } from './serve.ts';
+import { runTrain } from './train.ts';
 
 const USAGE = `usage: streamrec <command> [options]
 
 commands:
-  demo      local Kafka broker, rsc15-100k replayed live, serving, online Recall@20
-            --rate <events/s> (default 3000; 0 = full speed)  --limit <events>  --out <summary.json>
+  demo      local Kafka broker; rsc15-100k training days published, GRU4Rec trained from the topic,
+            the test day replayed live and served; online Recall@20 printed live
+            --rate <events/s> (default 1000; 0 = full speed)  --limit <events>  --out <summary.json>
+            --model gru4rec|cooccurrence (default gru4rec)  --epochs N (default 1)  --preset NAME (default rsc15-xe-fast)
   serve     serving topology on KAFKA_BROKERS (Ctrl-C stops gracefully)
             --instance <id> (default 0; keep stable per process for exactly-once fencing)
+  train     fit GRU4Rec on a dataset file and write a model directory
+            --data <file.tsv|sequences.txt>  --out <dir>  [--preset rsc15-xe-fast|rsc15-bprmax-fast|rsc15-xe|rsc15-bprmax]
+            [--config <gru4rec.yaml>] [--epochs N]
   produce   replay clicks to the clicks topic with a progress bar
             --data <file.tsv|sequences.txt> | --synthetic <sessions> [--items N]  --rate <events/s>  --limit N
 
@@ -43,6 +49,10 @@ async function main(argv: string[]): Promise<number> {
       synthetic: { type: 'string' },
       items: { type: 'string' },
       instance: { type: 'string' },
+      preset: { type: 'string' },
+      model: { type: 'string' },
+      config: { type: 'string' },
+      epochs: { type: 'string' },
     },
     strict: true,
   });
@@ -54,12 +64,25 @@ async function main(argv: string[]): Promise<number> {
   };
   switch (cmd) {
     case 'demo': {
-      const summary = await runDemo({ rate: num('rate', values.rate, 3000)!, limit: num('limit', values.limit), topology: values.topology });
+      const model = values.model ?? 'gru4rec';
+      if (model !== 'gru4rec' && model !== 'cooccurrence') throw new ConfigError('--model', `expected gru4rec or cooccurrence, got "${model}"`);
+      const summary = await runDemo({
+        rate: num('rate', values.rate, 1000)!,
+        limit: num('limit', values.limit),
+        topology: values.topology,
+        model,
+        epochs: num('epochs', values.epochs, 1)!,
+        preset: values.preset ?? 'rsc15-xe-fast',
+      });
       if (values.out) (await import('node:fs')).writeFileSync(values.out, JSON.stringify(summary, null, 2));
       return 0;
     }
     case 'serve':
       await runServe(loadConfig(values.topology), values.instance ?? '0');
+      return 0;
+    case 'train':
+      if (!values.data || !values.out) throw new ConfigError('--data/--out', 'train needs --data <file> and --out <dir>');
+      await runTrain({ data: values.data, out: values.out, preset: values.preset, config: values.config, epochs: num('epochs', values.epochs) });
       return 0;
     case 'produce':
       await runProduce(loadConfig(values.topology), {

@@ -34,7 +34,7 @@ export interface LoadOptions {
   minSessionLength?: number;
 }
 
-function build(rows: Array<{ session: string; item: string; time: number }>, opts: LoadOptions): { data: SessionData; index: ItemIndex } {
+function build(rows: ClickRow[], opts: LoadOptions): { data: SessionData; index: ItemIndex } {
   const index = opts.index ?? new ItemIndex();
   const mode = opts.unknownItems ?? 'add';
   const minLen = opts.minSessionLength ?? 1;
@@ -85,14 +85,32 @@ export function loadSessionTsv(path: string, opts: LoadOptions = {}): { data: Se
   const ci = header.indexOf('ItemId');
   const ct = header.indexOf('Time');
   if (cs < 0 || ci < 0 || ct < 0) throw new Error(`${path}: header must name SessionId, ItemId and Time, got "${lines[0]}"`);
-  const bySession = new Map<string, Array<{ session: string; item: string; time: number }>>();
+  const rows: ClickRow[] = [];
   for (let n = 1; n < lines.length; n++) {
     const line = lines[n];
     if (line.length === 0) continue;
     const f = line.split('\t');
     const time = Number(f[ct]);
     if (f.length <= Math.max(cs, ci, ct) || !Number.isFinite(time)) throw new Error(`${path}:${n + 1}: malformed row "${line}"`);
-    const row = { session: f[cs], item: f[ci], time };
+    rows.push({ session: f[cs], item: f[ci], time });
+  }
+  return sessionsFromClicks(rows, opts);
+}
+
+export interface ClickRow {
+  session: string;
+  item: string;
+  /** Any monotone clock (seconds in the datasets, ms on the wire). */
+  time: number;
+}
+
+/**
+ * Groups clicks in any order into sessions: events of a session by time (stable), sessions by
+ * their first event, as the GRU4Rec data iterator expects.
+ */
+export function sessionsFromClicks(rows: Iterable<ClickRow>, opts: LoadOptions = {}): { data: SessionData; index: ItemIndex } {
+  const bySession = new Map<string, ClickRow[]>();
+  for (const row of rows) {
     let list = bySession.get(row.session);
     if (!list) bySession.set(row.session, (list = []));
     list.push(row);
@@ -109,7 +127,7 @@ export function loadSessionTsv(path: string, opts: LoadOptions = {}): { data: Se
  */
 export function loadUserSequences(path: string, opts: LoadOptions = {}): { data: SessionData; index: ItemIndex } {
   const text = readFileSync(path, 'utf8');
-  const rows: Array<{ session: string; item: string; time: number }> = [];
+  const rows: ClickRow[] = [];
   const lines = text.split('\n');
   for (let n = 0; n < lines.length; n++) {
     const line = lines[n].trim();

@@ -14,7 +14,7 @@ import type { StreamrecConfig } from '../config/config.ts';
 import { createKafka, ensureTopics } from '../kafka/client.ts';
 import { DecodeError, makeCodecs, validateClick, type Codecs, type ErrorKind } from '../ingest/codec.ts';
 import { isStateful, type ClickInput, type Recommender, type RecommendOutcome } from './recommender.ts';
-import { readChangelog } from './changelog-restore.ts';
+import { readTopicToEnd } from '../kafka/read-to-end.ts';
 import { LatencyHistogram, PrequentialMetrics } from '../metrics/online-metrics.ts';
 
 export interface ServingStats {
@@ -169,9 +169,14 @@ export class ServingApp {
     if (!isStateful(rec)) return;
     const topic = this.opts.config.topics.sessionChangelog.name;
     const started = performance.now();
-    const job = readChangelog(this.kafka, topic, partitions, (records) => {
-      this.stats.restoredRecords += rec.restorePartition(records);
-    }).then(
+    const job = readTopicToEnd(
+      this.kafka,
+      topic,
+      (partition, messages) => {
+        this.stats.restoredRecords += rec.restorePartition(messages.map((m) => ({ key: m.key, value: m.value, partition })));
+      },
+      { partitions },
+    ).then(
       (n) => {
         if (n > 0) this.log(`serving ${this.opts.instanceId}: restored ${n} changelog records of partitions [${partitions}] in ${(performance.now() - started).toFixed(0)} ms`);
       },
