@@ -161,6 +161,14 @@ export async function startLocalBroker(opts: StartOptions = {}): Promise<LocalBr
   if (pid === undefined) throw new Error('could not spawn java for the Kafka broker');
   let exited = false;
   child.once('exit', () => (exited = true));
+  if (!opts.detached) {
+    // A broker owned by this process must not outlive it, even when it dies on an uncaught error.
+    const reap = () => {
+      if (!exited) child.kill('SIGKILL');
+    };
+    process.once('exit', reap);
+    child.once('exit', () => process.removeListener('exit', reap));
+  }
   const deadline = Date.now() + 90_000;
   while (!(await portOpen(port))) {
     if (exited) throw new Error(`Kafka broker exited during start-up; see ${logFile}:\n${readFileSync(logFile, 'utf8').slice(-2000)}`);
