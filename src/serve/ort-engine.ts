@@ -97,6 +97,7 @@ export class OrtEngine implements InferenceEngine {
   private readonly bindings = new Map<number, BatchBindings>();
   private readonly feeds: Record<string, ort.Tensor> = {};
   private disposed = false;
+  private busy = false;
 
   private constructor(
     private readonly session: ort.InferenceSession,
@@ -147,7 +148,18 @@ export class OrtEngine implements InferenceEngine {
 
   async step(n: number, items: Int32Array, hidden: Float32Array[], out: StepOutput, exclude?: ExcludeLists): Promise<void> {
     if (this.disposed) throw new Error('ort engine: step() after dispose()');
+    // The scratch buffers serve one batch at a time; overlapping steps would overwrite each other.
+    if (this.busy) throw new Error('ort engine: step() called while the previous step is still running; await it first');
     checkStepArgs(this, n, items, hidden, out, exclude);
+    this.busy = true;
+    try {
+      await this.runStep(n, items, hidden, out, exclude);
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private async runStep(n: number, items: Int32Array, hidden: Float32Array[], out: StepOutput, exclude?: ExcludeLists): Promise<void> {
     const { hiddenSizes, candidates: K, topK } = this;
     if (littleEndian) {
       for (let b = 0; b < n; b++) {

@@ -5,6 +5,7 @@ import type { ExcludeLists, InferenceEngine, StepOutput } from '../../src/serve/
 import { createOrtEngine } from '../../src/serve/ort-engine.ts';
 import { createTfjsEngine } from '../../src/serve/tfjs-engine.ts';
 import { initTfjsBackend } from '../../src/serve/tfjs-backend.ts';
+import { createEngine, DEFAULT_ENGINE } from '../../src/serve/create-engine.ts';
 import { referenceStep, referenceTopK } from '../../src/serve/reference.ts';
 import { syntheticWeights, seededRandom } from '../../src/serve/synthetic-weights.ts';
 
@@ -269,5 +270,42 @@ test('items with identical scores come out in ascending index order on every eng
     }
   } finally {
     for (const e of engs) await e.dispose();
+  }
+});
+
+test('the ORT engine refuses overlapping steps instead of corrupting its scratch buffers', async () => {
+  const arch = VARIANTS[0].arch;
+  const w = syntheticWeights(arch, 3);
+  const e = await createOrtEngine(w, { topK: TOPK, maxBatch: 2, providers: ['cpu'], intraOpNumThreads: 1, log: quiet });
+  try {
+    const first = e.step(1, Int32Array.from([1]), [new Float32Array(24)], newOut(1));
+    await assert.rejects(e.step(1, Int32Array.from([2]), [new Float32Array(24)], newOut(1)), /previous step is still running/);
+    await first;
+    // Once the first step is done, the engine takes the next one.
+    const out = newOut(1);
+    await e.step(1, Int32Array.from([2]), [new Float32Array(24)], out);
+    assert.ok(out.topIdx.every((i) => i >= 0 && i < arch.nItems));
+  } finally {
+    await e.dispose();
+  }
+});
+
+test('createEngine builds the default (ORT) engine and tfjs on request', async () => {
+  const w = syntheticWeights(VARIANTS[2].arch, 6);
+  const def = await createEngine(w, { topK: TOPK, intraOpNumThreads: 1, log: quiet });
+  const tfe = await createEngine(w, { kind: 'tfjs', topK: TOPK, log: quiet });
+  try {
+    assert.equal(DEFAULT_ENGINE, 'ort');
+    assert.match(def.name, /^ort-/);
+    assert.match(tfe.name, /^tfjs-/);
+    const a = newOut(2), b = newOut(2);
+    const items = Int32Array.from([3, 250]);
+    await def.step(2, items, [new Float32Array(2 * 24)], a);
+    await tfe.step(2, items, [new Float32Array(2 * 24)], b);
+    assert.deepEqual(Array.from(a.topIdx), Array.from(b.topIdx));
+    await assert.rejects(createEngine(w, { topK: 0, log: quiet }), /topK must be an integer/);
+  } finally {
+    await def.dispose();
+    await tfe.dispose();
   }
 });
