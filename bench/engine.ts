@@ -22,7 +22,7 @@ import type { InferenceEngine, StepOutput } from '../src/serve/engine.ts';
 import { createOrtEngine } from '../src/serve/ort-engine.ts';
 import { createTfjsEngine } from '../src/serve/tfjs-engine.ts';
 import { initTfjsBackend } from '../src/serve/tfjs-backend.ts';
-import { encodeModel, DataType } from '../src/serve/onnx/onnx-proto.ts';
+import { createGemmBoundSession, type GemmLayout } from '../src/serve/gemm-bound.ts';
 import { syntheticWeights, seededRandom } from '../src/serve/synthetic-weights.ts';
 
 const { values: args } = parseArgs({
@@ -119,29 +119,10 @@ function arch(nItems: number): Gru4RecArch {
   }
 }
 
-/**
- * The bare scoring product as an ORT graph, in both operand layouts: 'matmul' is x·W with W an
- * [H, N] initializer, 'gemmT' is Gemm(x, Wy, transB=1) with Wy [N, H] as the engine stores it;
- * followed by ReduceMax over items so that only B floats leave ORT.
- */
-async function boundContestant(layout: 'matmul' | 'gemmT', nItems: number, threads: number): Promise<Contestant> {
+/** The bare scoring product on ORT (src/serve/gemm-bound.ts), in both operand layouts. */
+async function boundContestant(layout: GemmLayout, nItems: number, threads: number): Promise<Contestant> {
   const rand = seededRandom(nItems);
-  const W = new Float32Array(H * nItems).map(() => rand() - 0.5);
-  const product = layout === 'matmul'
-    ? { opType: 'MatMul', inputs: ['x', 'W'], outputs: ['s'] }
-    : { opType: 'Gemm', inputs: ['x', 'W'], outputs: ['s'], attributes: { transB: { kind: 'int' as const, value: 1 } } };
-  const reduce = { opType: 'ReduceMax', inputs: ['s'], outputs: ['y'], attributes: { axes: { kind: 'ints' as const, value: [1] }, keepdims: { kind: 'int' as const, value: 1 } } };
-  const bytes = encodeModel({
-    irVersion: 8, opsetVersion: 17, producerName: 'streamrec-bench', producerVersion: '1',
-    graph: {
-      name: 'gemm_bound',
-      nodes: [product, reduce],
-      initializers: [{ name: 'W', dims: layout === 'matmul' ? [H, nItems] : [nItems, H], dataType: DataType.FLOAT, data: W }],
-      inputs: [{ name: 'x', elemType: DataType.FLOAT, shape: ['batch', H] }],
-      outputs: [{ name: 'y', elemType: DataType.FLOAT, shape: ['batch', 1] }],
-    },
-  });
-  const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
+  const session = await createGemmBoundSession(nItems, H, threads, layout);
   const y = new Float32Array(maxBatch);
   const xs = new Float32Array(maxBatch * H).map(() => rand() - 0.5);
   return {

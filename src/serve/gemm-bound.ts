@@ -23,9 +23,19 @@ export interface GemmBound {
   gflops: number;
 }
 
-export async function createGemmBoundSession(nItems: number, hidden: number, threads: number): Promise<ort.InferenceSession> {
+/**
+ * 'matmul': x·W with W an [H, N] initializer; 'gemmT': Gemm(x, Wy, transB=1) with Wy [N, H] as
+ * the serving engine stores it. Input x [batch, H], output y [batch, 1] (row maxima).
+ */
+export type GemmLayout = 'matmul' | 'gemmT';
+
+export async function createGemmBoundSession(nItems: number, hidden: number, threads: number, layout: GemmLayout = 'matmul'): Promise<ort.InferenceSession> {
   const rand = seededRandom(nItems);
   const W = new Float32Array(hidden * nItems).map(() => rand() - 0.5);
+  const product =
+    layout === 'matmul'
+      ? { opType: 'MatMul', inputs: ['x', 'W'], outputs: ['s'] }
+      : { opType: 'Gemm', inputs: ['x', 'W'], outputs: ['s'], attributes: { transB: { kind: 'int' as const, value: 1 } } };
   const bytes = encodeModel({
     irVersion: 8,
     opsetVersion: 17,
@@ -34,10 +44,10 @@ export async function createGemmBoundSession(nItems: number, hidden: number, thr
     graph: {
       name: 'gemm_bound',
       nodes: [
-        { opType: 'MatMul', inputs: ['x', 'W'], outputs: ['s'] },
+        product,
         { opType: 'ReduceMax', inputs: ['s'], outputs: ['y'], attributes: { axes: { kind: 'ints', value: [1] }, keepdims: { kind: 'int', value: 1 } } },
       ],
-      initializers: [{ name: 'W', dims: [hidden, nItems], dataType: DataType.FLOAT, data: W }],
+      initializers: [{ name: 'W', dims: layout === 'matmul' ? [hidden, nItems] : [nItems, hidden], dataType: DataType.FLOAT, data: W }],
       inputs: [{ name: 'x', elemType: DataType.FLOAT, shape: ['batch', hidden] }],
       outputs: [{ name: 'y', elemType: DataType.FLOAT, shape: ['batch', 1] }],
     },
