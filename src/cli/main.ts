@@ -25,6 +25,8 @@ commands:
   train     fit GRU4Rec on a dataset file and write a model directory
             --data <file.tsv|sequences.txt>  --out <dir>  [--preset rsc15-xe-fast|rsc15-bprmax-fast|rsc15-xe|rsc15-bprmax]
             [--config <gru4rec.yaml>] [--epochs N]
+  export    write the serving graph (one GRU step + scoring + top-K) of a model as ONNX
+            --model <dir>  --out <file.onnx>  [--topk 20]
   produce   replay clicks to the clicks topic with a progress bar
             --data <file.tsv|sequences.txt> | --synthetic <sessions> [--items N]  --rate <events/s>  --limit N
 
@@ -53,6 +55,7 @@ async function main(argv: string[]): Promise<number> {
       model: { type: 'string' },
       config: { type: 'string' },
       epochs: { type: 'string' },
+      topk: { type: 'string' },
     },
     strict: true,
   });
@@ -84,6 +87,16 @@ async function main(argv: string[]): Promise<number> {
       if (!values.data || !values.out) throw new ConfigError('--data/--out', 'train needs --data <file> and --out <dir>');
       await runTrain({ data: values.data, out: values.out, preset: values.preset, config: values.config, epochs: num('epochs', values.epochs) });
       return 0;
+    case 'export': {
+      if (!values.model || !values.out) throw new ConfigError('--model/--out', 'export needs --model <dir> and --out <file.onnx>');
+      const { loadModel } = await import('../registry/model-file.ts');
+      const { exportOnnx } = await import('../serve/onnx/graph-builder.ts');
+      const m = await loadModel(values.model);
+      const bytes = exportOnnx(m.weights, { topK: Math.min(num('topk', values.topk, 20)!, m.weights.arch.nItems) });
+      (await import('node:fs')).writeFileSync(values.out, bytes);
+      process.stderr.write(`export: ${values.out} (${(bytes.length / 1e6).toFixed(1)} MB; inputs item int64[batch], h0..h${m.weights.arch.hiddenSizes.length - 1}; outputs h*_next, topk_scores, topk_indices)\n`);
+      return 0;
+    }
     case 'produce':
       await runProduce(loadConfig(values.topology), {
         data: values.data,
