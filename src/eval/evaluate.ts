@@ -55,7 +55,9 @@ export interface EvalResult {
   events: number;
   /** Sessions that contributed at least one target. */
   sessions: number;
+  /** Wall time of the whole replay, scorer included. */
   seconds: number;
+  /** Ranked targets per second of that wall time (prefix-only events of leave-one-out are not counted). */
   eventsPerSec: number;
   /** Targets the scorer gave NaN; counted as misses (rank = nItems). A healthy model has 0. */
   nanTargets: number;
@@ -96,7 +98,9 @@ export async function evaluate(scorer: SessionScorer, test: SessionData, opts: E
     }
   }
 
-  const nSlots = Math.max(1, Math.min(opts.batchSize ?? 512, nSessions));
+  const batchSize = opts.batchSize ?? 512;
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`batchSize must be a positive integer, got ${opts.batchSize}`);
+  const nSlots = Math.max(1, Math.min(batchSize, nSessions));
   const slotPos = new Int32Array(nSlots);
   const slotEnd = new Int32Array(nSlots);
   const rowSlot = new Int32Array(nSlots);

@@ -80,6 +80,13 @@ test('item-kNN keeps the top neighbours in CSR form; ties go to the lower index'
   assert.ok(knn.rowPtr[5] <= 5 * 2);
 });
 
+test('item-kNN neighbour storage grows past its initial estimate', () => {
+  // One session of 10 distinct items: 10 events but 90 neighbour entries, each of similarity 1.
+  const knn = new ItemKnnScorer({ lambda: 0 }).fit(sessions([[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]]), 10);
+  assert.equal(knn.rowPtr[10], 90);
+  for (let i = 0; i < 10; i++) close(scoresAfter(knn, [i]), Array.from({ length: 10 }, (_, j) => (j === i ? 0 : 1)));
+});
+
 // Training sessions by end time: S0=[0,1]@1, S1=[1,2]@2, S2=[2,3,4]@3, S3=[5]@4.
 const SKNN_TRAIN = sessions([[0, 1], [1, 2], [2, 3, 4], [5]], [1, 2, 3, 4]);
 const W = Math.sqrt(0.9 * 0.9 + 1); // ||w|| of the linear weights (0.9, 1) of a two-item session

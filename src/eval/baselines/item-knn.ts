@@ -64,8 +64,9 @@ export class ItemKnnScorer implements SessionScorer {
     const touched = new Int32Array(nItems);
     const top = new TopK(this.neighbours);
     const rowPtr = new Int32Array(nItems + 1);
-    const cols = new Int32Array(nItems * Math.min(this.neighbours, nItems));
-    const sims = new Float32Array(cols.length);
+    // Grown on demand: nItems * neighbours up front would be 400 MB at a million items.
+    let cols = new Int32Array(Math.max(16, Math.min(nItems * this.neighbours, 4 * items.length)));
+    let sims = new Float32Array(cols.length);
     let nnz = 0;
     for (let i = 0; i < nItems; i++) {
       let nTouched = 0;
@@ -87,6 +88,15 @@ export class ItemKnnScorer implements SessionScorer {
         cooc[j] = 0;
       }
       top.sortDescending();
+      if (nnz + top.size > cols.length) {
+        const size = Math.max(2 * cols.length, nnz + top.size);
+        const grownCols = new Int32Array(size);
+        grownCols.set(cols.subarray(0, nnz));
+        const grownSims = new Float32Array(size);
+        grownSims.set(sims.subarray(0, nnz));
+        cols = grownCols;
+        sims = grownSims;
+      }
       for (let t = 0; t < top.size; t++) {
         cols[nnz] = top.indices[t];
         sims[nnz] = top.values[t];
