@@ -16,7 +16,7 @@ import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import os from 'node:os';
 import type { Message } from 'kafkajs';
-import { loadConfig, type StreamrecConfig } from '../src/config/config.ts';
+import { loadConfig, namespaced, type StreamrecConfig } from '../src/config/config.ts';
 import { startLocalBroker } from '../src/kafka/local-broker.ts';
 import { createKafka, ensureTopics } from '../src/kafka/client.ts';
 import { makeCodecs } from '../src/ingest/codec.ts';
@@ -64,19 +64,8 @@ function clickMessages(cfg: StreamrecConfig, nItems: number, n: number, seed: nu
 
 async function freshConfig(brokers: string, tag: string, maxSize: number, maxWaitMs: number, delivery: 'exactly-once' | 'at-least-once'): Promise<StreamrecConfig> {
   const base = loadConfig(undefined, { KAFKA_BROKERS: brokers });
-  const run = `bench-${tag}-${Date.now().toString(36)}`;
-  const cfg: StreamrecConfig = {
-    ...base,
-    topics: {
-      clicks: { name: `${run}-clicks`, partitions: 3 },
-      recommendations: { name: `${run}-recs`, partitions: 3 },
-      deadLetter: { name: `${run}-dlq`, partitions: 1 },
-      sessionChangelog: { name: `${run}-changelog`, partitions: 3 },
-      modelUpdates: { name: `${run}-models`, partitions: 1 },
-    },
-    groups: { serving: `${run}-serving`, trainer: `${run}-trainer` },
-    serving: { ...base.serving, delivery, batch: { maxSize, maxWaitMs } },
-  };
+  const cfg = namespaced(base, `bench-${tag}-${Date.now().toString(36)}`, 3);
+  cfg.serving = { ...base.serving, delivery, batch: { maxSize, maxWaitMs } };
   const admin = createKafka(cfg, '-bench-admin').admin();
   await admin.connect();
   await ensureTopics(admin, cfg);

@@ -11,7 +11,7 @@
  */
 import { join } from 'node:path';
 import { existsSync, mkdirSync } from 'node:fs';
-import { loadConfig, type StreamrecConfig } from '../config/config.ts';
+import { loadConfig, namespaced } from '../config/config.ts';
 import { startLocalBroker, type LocalBroker } from '../kafka/local-broker.ts';
 import { createKafka, ensureTopics } from '../kafka/client.ts';
 import { makeCodecs, type ClickEvent } from '../ingest/codec.ts';
@@ -61,22 +61,6 @@ function fmt(n: number, d = 0): string {
   return n.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d });
 }
 
-/** Fresh topics and groups per run, so a demo against a shared cluster never mixes with old data. */
-function demoConfig(base: StreamrecConfig): StreamrecConfig {
-  const run = `demo-${Date.now().toString(36)}`;
-  const t = base.topics;
-  return {
-    ...base,
-    topics: {
-      clicks: { ...t.clicks, name: `${run}-clicks` },
-      recommendations: { ...t.recommendations, name: `${run}-recommendations` },
-      deadLetter: { ...t.deadLetter, name: `${run}-dead-letter` },
-      sessionChangelog: { ...t.sessionChangelog, name: `${run}-session-changelog` },
-      modelUpdates: { ...t.modelUpdates, name: `${run}-model-updates` },
-    },
-    groups: { serving: `${run}-serving`, trainer: `${run}-trainer` },
-  };
-}
 
 export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
   const dir = join(o.dataDir ?? sharedDataDir(), 'rsc15-100k');
@@ -94,7 +78,8 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
     broker = await startLocalBroker();
     env.KAFKA_BROKERS = broker.brokers;
   }
-  const config = demoConfig(loadConfig(o.topology, env));
+  // Fresh topics and groups per run, so a demo against a shared cluster never mixes with old data.
+  const config = namespaced(loadConfig(o.topology, env), `demo-${Date.now().toString(36)}`);
   const kafka = createKafka(config, '-demo');
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   const codec = makeCodecs(config.wireFormat).click;

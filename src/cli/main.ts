@@ -12,6 +12,7 @@ import { runDemo } from './demo.ts';
 import { runProduce } from './produce.ts';
 import { runServe } from './serve.ts';
 import { runTrain } from './train.ts';
+import { runEval } from './eval.ts';
 
 const USAGE = `usage: streamrec <command> [options]
 
@@ -25,6 +26,9 @@ commands:
   train     fit GRU4Rec on a dataset file and write a model directory
             --data <file.tsv|sequences.txt>  --out <dir>  [--preset rsc15-xe-fast|rsc15-bprmax-fast|rsc15-xe|rsc15-bprmax]
             [--config <gru4rec.yaml>] [--epochs N]
+  eval      offline evaluation (GRU4Rec protocol, or leave-one-out) of trained models and baselines
+            --train <train.tsv> --test <test.tsv> | --data <sequences.txt>
+            [--model <dir>]... [--baselines pop,iknn,sknn] [--out result.json] [--png recall.png]
   export    write the serving graph (one GRU step + scoring + top-K) of a model as ONNX
             --model <dir>  --out <file.onnx>  [--topk 20]
   produce   replay clicks to the clicks topic with a progress bar
@@ -52,7 +56,11 @@ async function main(argv: string[]): Promise<number> {
       items: { type: 'string' },
       instance: { type: 'string' },
       preset: { type: 'string' },
-      model: { type: 'string' },
+      model: { type: 'string', multiple: true },
+      train: { type: 'string' },
+      test: { type: 'string' },
+      baselines: { type: 'string' },
+      png: { type: 'string' },
       config: { type: 'string' },
       epochs: { type: 'string' },
       topk: { type: 'string' },
@@ -67,7 +75,7 @@ async function main(argv: string[]): Promise<number> {
   };
   switch (cmd) {
     case 'demo': {
-      const model = values.model ?? 'gru4rec';
+      const model = values.model?.[0] ?? 'gru4rec';
       if (model !== 'gru4rec' && model !== 'cooccurrence') throw new ConfigError('--model', `expected gru4rec or cooccurrence, got "${model}"`);
       const summary = await runDemo({
         rate: num('rate', values.rate, 1000)!,
@@ -87,11 +95,23 @@ async function main(argv: string[]): Promise<number> {
       if (!values.data || !values.out) throw new ConfigError('--data/--out', 'train needs --data <file> and --out <dir>');
       await runTrain({ data: values.data, out: values.out, preset: values.preset, config: values.config, epochs: num('epochs', values.epochs) });
       return 0;
+    case 'eval':
+      await runEval({
+        train: values.train,
+        test: values.test,
+        data: values.data,
+        models: values.model ?? [],
+        baselines: (values.baselines ?? (values.model ? '' : 'pop,iknn,sknn')).split(',').filter(Boolean),
+        out: values.out,
+        png: values.png,
+      });
+      return 0;
     case 'export': {
-      if (!values.model || !values.out) throw new ConfigError('--model/--out', 'export needs --model <dir> and --out <file.onnx>');
+      const modelDir = values.model?.[0];
+      if (!modelDir || !values.out) throw new ConfigError('--model/--out', 'export needs --model <dir> and --out <file.onnx>');
       const { loadModel } = await import('../registry/model-file.ts');
       const { exportOnnx } = await import('../serve/onnx/graph-builder.ts');
-      const m = await loadModel(values.model);
+      const m = await loadModel(modelDir);
       const bytes = exportOnnx(m.weights, { topK: Math.min(num('topk', values.topk, 20)!, m.weights.arch.nItems) });
       (await import('node:fs')).writeFileSync(values.out, bytes);
       process.stderr.write(`export: ${values.out} (${(bytes.length / 1e6).toFixed(1)} MB; inputs item int64[batch], h0..h${m.weights.arch.hiddenSizes.length - 1}; outputs h*_next, topk_scores, topk_indices)\n`);

@@ -247,3 +247,24 @@ export function loadConfig(path = process.env.STREAMREC_TOPOLOGY ?? DEFAULT_TOPO
   if (!isObject(raw)) throw new ConfigError('(root)', `${path} must hold a mapping`);
   return validateConfig(applyEnvOverrides(raw, env));
 }
+
+/**
+ * The same topology under a name prefix: its own topics and consumer groups, optionally with
+ * another partition count (kept equal for clicks and the changelog). For demo runs, tests and
+ * benchmarks that share a cluster with other runs.
+ */
+export function namespaced(base: StreamrecConfig, prefix: string, partitions?: number): StreamrecConfig {
+  const t = base.topics;
+  const rename = (topic: TopicConfig, p = topic.partitions): TopicConfig => ({ name: `${prefix}-${topic.name}`, partitions: p });
+  return {
+    ...base,
+    topics: {
+      clicks: rename(t.clicks, partitions),
+      recommendations: rename(t.recommendations, partitions),
+      deadLetter: rename(t.deadLetter),
+      sessionChangelog: rename(t.sessionChangelog, partitions),
+      modelUpdates: rename(t.modelUpdates),
+    },
+    groups: { serving: `${prefix}-${base.groups.serving}`, trainer: `${prefix}-${base.groups.trainer}` },
+  };
+}

@@ -1,3 +1,5 @@
+import { seededRandom } from '../model/rng.ts';
+
 /**
  * Synthetic clickstreams for throughput and scale tests (100k–1M items): power-law item
  * popularity and sessions with sequential structure (each item has a few likely successors),
@@ -15,16 +17,6 @@ export interface SyntheticOptions {
   seed?: number;
 }
 
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export interface SyntheticClick {
   sessionId: string;
@@ -35,7 +27,7 @@ export interface SyntheticClick {
 
 /** Yields clicks session-interleaved (a pool of concurrently active sessions), like a live site. */
 export function* syntheticClicks(o: SyntheticOptions): Generator<SyntheticClick> {
-  const rnd = mulberry32(o.seed ?? 42);
+  const rnd = seededRandom(o.seed ?? 42);
   const zipf = o.zipf ?? 1.05;
   const meanLen = o.meanSessionLength ?? 5;
   const seqP = o.sequentialP ?? 0.6;

@@ -2,19 +2,8 @@
  * Seeded random weights in the shape of the weights contract, for engine tests and benchmarks
  * (a trained model is not needed to measure or cross-check an inference engine).
  */
+import { seededRandom } from '../model/rng.ts';
 import { expectedShapes, type Gru4RecArch, type Gru4RecWeights, type NamedTensor } from '../model/weights.ts';
-
-/** mulberry32: tiny, fast, and good enough for test data; reproducible across runs. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Uniform(−s, s) with s = sqrt(6 / (fan_in + fan_out)) per matrix (Glorot), so hidden states and
@@ -33,3 +22,5 @@ export function syntheticWeights(arch: Gru4RecArch, seed = 1): Gru4RecWeights {
   }
   return { arch: { ...arch, hiddenSizes: [...arch.hiddenSizes] }, tensors };
 }
+
+export { seededRandom };

@@ -4,7 +4,7 @@
  */
 import { after } from 'node:test';
 import type { KafkaMessage } from 'kafkajs';
-import { loadConfig, type StreamrecConfig } from '../../src/config/config.ts';
+import { loadConfig, namespaced, type StreamrecConfig } from '../../src/config/config.ts';
 import { createKafka, ensureTopics } from '../../src/kafka/client.ts';
 import { startLocalBroker, type LocalBroker } from '../../src/kafka/local-broker.ts';
 
@@ -26,19 +26,8 @@ let counter = 0;
 export async function testConfig(name: string, overrides: (c: StreamrecConfig) => void = () => undefined): Promise<StreamrecConfig> {
   const b = await brokers();
   const base = loadConfig(undefined, { KAFKA_BROKERS: b });
-  const run = `t-${name}-${process.pid}-${Date.now().toString(36)}-${counter++}`;
-  const cfg: StreamrecConfig = {
-    ...base,
-    topics: {
-      clicks: { name: `${run}-clicks`, partitions: 3 },
-      recommendations: { name: `${run}-recs`, partitions: 3 },
-      deadLetter: { name: `${run}-dlq`, partitions: 1 },
-      sessionChangelog: { name: `${run}-changelog`, partitions: 3 },
-      modelUpdates: { name: `${run}-models`, partitions: 1 },
-    },
-    groups: { serving: `${run}-serving`, trainer: `${run}-trainer` },
-    serving: { ...base.serving, batch: { maxSize: 64, maxWaitMs: 5 } },
-  };
+  const cfg = namespaced(base, `t-${name}-${process.pid}-${Date.now().toString(36)}-${counter++}`, 3);
+  cfg.serving = { ...base.serving, batch: { maxSize: 64, maxWaitMs: 5 } };
   overrides(cfg);
   const admin = createKafka(cfg, '-test-admin').admin();
   await admin.connect();

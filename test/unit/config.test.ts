@@ -62,3 +62,17 @@ test('unreadable and non-YAML files are refused with the path', () => {
   writeFileSync(f, 'kafka: [unclosed');
   assert.throws(() => loadConfig(f, {}), /not valid YAML/);
 });
+
+test('namespaced: every topic and group gets the prefix; clicks and changelog stay co-partitioned', async () => {
+  const { namespaced } = await import('../../src/config/config.ts');
+  const base = loadConfig(DEFAULT_TOPOLOGY, {});
+  const n = namespaced(base, 'run1', 6);
+  assert.equal(n.topics.clicks.name, 'run1-clicks');
+  assert.equal(n.topics.sessionChangelog.name, 'run1-streamrec-session-changelog');
+  assert.equal(n.groups.serving, 'run1-streamrec-serving');
+  assert.equal(n.topics.clicks.partitions, 6);
+  assert.equal(n.topics.sessionChangelog.partitions, 6);
+  assert.equal(n.topics.deadLetter.partitions, base.topics.deadLetter.partitions);
+  assert.doesNotThrow(() => validateConfig(n));
+  assert.equal(base.topics.clicks.name, 'clicks', 'the base config is not modified');
+});

@@ -20,7 +20,7 @@ async function assertParity(model: Gru4Rec, steps: number, seed: number): Promis
   const engine = await createOrtEngine(model.toWeights(), { topK: 10, maxBatch: B, outputScores: true, log: () => undefined });
   let rng = seed;
   const next = () => ((rng = (rng * 1103515245 + 12345) >>> 0) % nItems);
-  let hTf = hiddenSizes.map((h) => new Float32Array(B * h));
+  let hTf: Float32Array[] = hiddenSizes.map((h) => new Float32Array(B * h));
   const hOrt = hiddenSizes.map((h) => new Float32Array(B * h));
   const out = { topIdx: new Int32Array(B * 10), topScore: new Float32Array(B * 10), scores: new Float32Array(B * nItems) };
   let maxScoreErr = 0;

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SessionStore, type EvictionReason } from '../../src/session/session-store.ts';
 import { SessionRecordError, recordBytes } from '../../src/session/session-codec.ts';
+import { seededRandom } from '../../src/model/rng.ts';
 
 function makeStore(over: Partial<ConstructorParameters<typeof SessionStore>[0]> = {}) {
   const evicted: Array<[string, EvictionReason, number]> = [];
@@ -17,17 +18,8 @@ function makeStore(over: Partial<ConstructorParameters<typeof SessionStore>[0]> 
   return { store, evicted };
 }
 
-/** Deterministic pseudo-random floats (mulberry32) so failures reproduce. */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic pseudo-random floats so failures reproduce. */
+const rng = seededRandom;
 
 test('each layer keeps an isolated zero-initialised vector per session', () => {
   const { store } = makeStore();
