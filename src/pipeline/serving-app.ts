@@ -147,6 +147,10 @@ export class ServingApp {
       partitionsConsumedConcurrently: config.topics.clicks.partitions,
       eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
         await this.restoring.get(batch.partition);
+        // A failed restore leaves the partition without state: fail the batch so the consumer
+        // restarts, re-joins and restores again, rather than serving from empty sessions.
+        if (isStateful(this.opts.recommender) && !this.owned.has(batch.partition))
+          throw new Error(`partition ${batch.partition}: session state not restored`);
         const max = config.serving.batch.maxSize;
         for (let start = 0; start < batch.messages.length; start += max) {
           if (!isRunning() || isStale()) return;
@@ -182,9 +186,16 @@ export class ServingApp {
       },
       (e: Error) => {
         this.log(`serving ${this.opts.instanceId}: restoring partitions [${partitions}] failed: ${e.message}`);
+        // Not owned as far as state goes: the consumer's restart re-joins and restores them again.
+        for (const p of partitions) {
+          this.owned.delete(p);
+          this.restoring.delete(p);
+        }
         throw e;
       },
     );
+    // Partitions without traffic never await their restore; its failure is handled above.
+    job.catch(() => undefined);
     for (const p of partitions) this.restoring.set(p, job);
   }
 
