@@ -1,20 +1,21 @@
 /**
  * Training throughput of GRU4Rec presets on rsc15-100k train_full (one epoch each by default):
- *   node --import tsx src/train/measure-throughput.ts [--backend wasm|tensorflow|cpu] [--epochs N] [--eval] [--profile] preset...
+ *   npm run bench:train -- [--backend wasm|tensorflow|cpu] [--epochs N] [--eval] [--profile] preset...
  * Prints events/s, CPU seconds, and where the step time went (JS preparation / tf compute / loss
  * read-back); --profile adds the heaviest tf kernels of 20 profiled steps per preset.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend, type BackendPreference } from '../model/backend.ts';
-import { Gru4Rec } from '../model/gru4rec.ts';
-import { Gru4RecScorer } from '../model/scorer.ts';
-import { loadSessionTsv, sharedDataDir, type SessionData } from '../data/sessions.ts';
-import { evaluate } from '../eval/evaluate.ts';
-import { archOf, GRU4REC_PRESETS, gru4recPreset, type Gru4RecConfig } from './config.ts';
-import { SessionParallelIterator } from './session-parallel.ts';
-import { Gru4RecTrainer, itemSupport, trainGru4Rec, type TrainStats } from './trainer.ts';
+import { initBackend, type BackendPreference } from '../src/model/backend.ts';
+import { Gru4Rec } from '../src/model/gru4rec.ts';
+import { Gru4RecScorer } from '../src/model/scorer.ts';
+import { loadSessionTsv, sharedDataDir, type SessionData } from '../src/data/sessions.ts';
+import { evaluate } from '../src/eval/evaluate.ts';
+import { archOf, GRU4REC_PRESETS, gru4recPreset, type Gru4RecConfig } from '../src/train/config.ts';
+import { SessionParallelIterator } from '../src/train/session-parallel.ts';
+import { Gru4RecTrainer, itemSupport, trainGru4Rec, type TrainStats } from '../src/train/trainer.ts';
 
 export interface ThroughputResult {
   preset: string;
@@ -103,15 +104,20 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   let epochs = 1;
   let evalToo = false;
   let profile = false;
+  let out = 'results/train.json';
   const presets: string[] = [];
   for (let i = 0; i < args.length; i++) {
     if (args[i] === '--backend') backend = args[++i] as BackendPreference;
     else if (args[i] === '--epochs') epochs = Number(args[++i]);
     else if (args[i] === '--eval') evalToo = true;
     else if (args[i] === '--profile') profile = true;
+    else if (args[i] === '--out') out = args[++i];
     else presets.push(args[i]);
   }
   const name = await initBackend(backend);
   console.log(`backend ${name}, rsc15-100k train_full, ${epochs} epoch(s)`);
-  await measureThroughput(presets.length ? presets : Object.keys(GRU4REC_PRESETS), { epochs, evaluate: evalToo, profile });
+  const results = await measureThroughput(presets.length ? presets : Object.keys(GRU4REC_PRESETS), { epochs, evaluate: evalToo, profile });
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, JSON.stringify({ bench: 'train', date: new Date().toISOString(), backend: name, epochs, results: results.map(({ stats, ...r }) => ({ ...r, eventsPerSec: stats.eventsPerSec, seconds: stats.seconds, events: stats.events })) }, null, 2));
+  console.log(`wrote ${out}`);
 }
