@@ -21,7 +21,7 @@ import type { Gru4RecArch } from '../src/model/weights.ts';
 import type { InferenceEngine, StepOutput } from '../src/serve/engine.ts';
 import { createOrtEngine } from '../src/serve/ort-engine.ts';
 import { createTfjsEngine } from '../src/serve/tfjs-engine.ts';
-import { initTfjsBackend } from '../src/serve/tfjs-backend.ts';
+import { initBackend } from '../src/model/backend.ts';
 import { createGemmBoundSession, type GemmLayout } from '../src/serve/gemm-bound.ts';
 import { syntheticWeights, seededRandom } from '../src/serve/synthetic-weights.ts';
 
@@ -187,7 +187,7 @@ async function contestantsFor(nItems: number): Promise<Contestant[]> {
 }
 
 async function main(): Promise<void> {
-  const tfBackend = engineKinds.includes('tfjs') ? await initTfjsBackend() : 'none';
+  const tfBackend = engineKinds.includes('tfjs') ? await initBackend() : 'none';
   const machine = { loadAvgAtStart: loadavg(), cpus: availableParallelism(), cpuModel: cpus()[0]?.model ?? 'unknown', memGiB: Math.round(totalmem() / 2 ** 30), node: process.version, tfjsBackend: tfBackend };
   console.log(`engine bench: H=${H}, input=${args.input}, topK=${topK}, maxExclude=${maxExclude}, ${machine.cpus} cpus (${machine.cpuModel}), tfjs backend ${tfBackend}`);
   console.log(['engine'.padEnd(18), 'nItems'.padStart(7), 'batch'.padStart(5), 'ms/batch'.padStart(10), 'events/s'.padStart(10), 'GFLOP/s'.padStart(8), 'runs'.padStart(5)].join('  '));

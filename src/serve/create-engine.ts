@@ -7,7 +7,7 @@ import type { Gru4RecWeights } from '../model/weights.ts';
 import type { InferenceEngine } from './engine.ts';
 import { createOrtEngine, type OrtEngineOptions } from './ort-engine.ts';
 import { createTfjsEngine, type TfjsEngineOptions } from './tfjs-engine.ts';
-import { initTfjsBackend } from './tfjs-backend.ts';
+import { initBackend } from '../model/backend.ts';
 
 export type EngineKind = 'ort' | 'tfjs';
 export const DEFAULT_ENGINE: EngineKind = 'ort';
@@ -32,7 +32,7 @@ export async function createEngine(weights: Gru4RecWeights, opts: CreateEngineOp
       log(`ort engine unavailable (${(err as Error).message}); falling back to tfjs`);
     }
   }
-  await initTfjsBackend();
+  await initBackend(undefined, log);
   const engine = await createTfjsEngine(weights, opts);
   log(`serving with ${engine.name}`);
   return engine;

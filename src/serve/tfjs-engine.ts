@@ -152,7 +152,7 @@ export class TfjsEngine implements InferenceEngine {
   }
 }
 
-/** The engine runs on the backend active at creation; call initTfjsBackend() first to pick one. */
+/** The engine runs on the backend active at creation; call initBackend() (src/model/backend.ts) first to pick one. */
 export async function createTfjsEngine(weights: Gru4RecWeights, opts: TfjsEngineOptions): Promise<TfjsEngine> {
   await tf.ready();
   return new TfjsEngine(weights, opts);

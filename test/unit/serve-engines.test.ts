@@ -4,7 +4,7 @@ import type { Gru4RecArch, Gru4RecWeights } from '../../src/model/weights.ts';
 import type { ExcludeLists, InferenceEngine, StepOutput } from '../../src/serve/engine.ts';
 import { createOrtEngine } from '../../src/serve/ort-engine.ts';
 import { createTfjsEngine } from '../../src/serve/tfjs-engine.ts';
-import { initTfjsBackend } from '../../src/serve/tfjs-backend.ts';
+import { initBackend } from '../../src/model/backend.ts';
 import { createEngine, DEFAULT_ENGINE } from '../../src/serve/create-engine.ts';
 import { referenceStep, referenceTopK } from '../../src/serve/reference.ts';
 import { syntheticWeights, seededRandom } from '../../src/serve/synthetic-weights.ts';
@@ -13,7 +13,7 @@ const quiet = (): void => {};
 const TOPK = 10;
 
 before(async () => {
-  await initTfjsBackend(['wasm', 'cpu']);
+  await initBackend('wasm', () => undefined);
 });
 
 const VARIANTS: Array<{ label: string; arch: Gru4RecArch }> = [];
