@@ -145,6 +145,45 @@ export class Gru4RecRecommender implements StatefulRecommender {
     }
   }
 
+  /**
+   * Recomputes every live session's hidden state from its stored item history (the last
+   * `historyLength` items): what a model swap needs, since states of the old weights mean nothing
+   * to new ones. Sessions advance together, position by position, in engine-sized batches; every
+   * session is marked for the changelog. Returns the number of sessions rebuilt.
+   */
+  async rebuildStates(): Promise<number> {
+    const store = this.store;
+    const live = new Int32Array(store.size);
+    const n = store.liveSlots(live);
+    const H = this.o.historyLength;
+    const histories = new Int32Array(n * H);
+    const lengths = new Int32Array(n);
+    let longest = 0;
+    for (let i = 0; i < n; i++) {
+      lengths[i] = store.history(live[i], histories, i * H);
+      longest = Math.max(longest, lengths[i]);
+    }
+    store.resetHiddenStates();
+    for (let t = 0; t < longest; t++) {
+      let rows = 0;
+      const flush = async () => {
+        for (let l = 0; l < this.hidden.length; l++) store.gather(l, this.rowSlots, rows, this.hidden[l]);
+        await this.engine.step(rows, this.rowItems, this.hidden, this.out);
+        for (let l = 0; l < this.hidden.length; l++) store.scatter(l, this.rowSlots, rows, this.hidden[l]);
+        rows = 0;
+      };
+      for (let i = 0; i < n; i++) {
+        if (lengths[i] <= t) continue;
+        this.rowSlots[rows] = live[i];
+        this.rowItems[rows] = histories[i * H + t];
+        if (++rows === this.maxBatch) await flush();
+      }
+      if (rows > 0) await flush();
+    }
+    this.changelog.markDirtySlots(live, n);
+    return n;
+  }
+
   drainChangelog(): ChangelogRecord[] {
     return this.changelog.drain();
   }
