@@ -13,6 +13,11 @@ import * as tf from '@tensorflow/tfjs';
  *   bpr-max        −log Σ_j w_ij σ(s_ii − s_ij) + bpreg·Σ_j w_ij s_ij²,  w = softmax over the negatives only
  *   top1-max       Σ_j w_ij [σ(s_ij − s_ii) + σ(s_ij²)]
  * For bpr-max the scores first go through ELU(eluParam) when eluParam > 0 (the PyTorch code's final activation).
+ *
+ * Accidental hits (opt-in, not in the official code): a column holding the same item as row i's
+ * target (a sampled negative that drew the target, or another row with the same target) is a false
+ * negative. With `excludeMask` those columns leave row i's loss entirely: the result equals the
+ * formula on the row with those columns deleted (bpr and top1 then average over the remaining columns).
  */
 export type LossName = 'cross-entropy' | 'bpr' | 'top1' | 'bpr-max' | 'top1-max';
 
@@ -25,6 +30,11 @@ export interface LossOptions {
   bpreg?: number;
   /** BPR-max ELU parameter; 0 = linear. */
   eluParam?: number;
+  /**
+   * [B, R], 1 at the columns row i must ignore (accidental hits: the row's target item in another
+   * column). Never 1 at a target position. Null/absent = every non-target column is a negative.
+   */
+  excludeMask?: tf.Tensor2D | null;
 }
 
 /** 1 at (i, i) of a [B, R] matrix. */
@@ -62,7 +72,12 @@ function targetScores(scores: tf.Tensor2D, mask: tf.Tensor2D): tf.Tensor2D {
 export function crossEntropyLoss(scores: tf.Tensor2D, opts: LossOptions = {}): tf.Scalar {
   const mask = maskOf(scores, opts);
   const logits: tf.Tensor2D = opts.logqCorrection ? tf.sub(scores, opts.logqCorrection) : scores;
-  return softmaxCrossEntropy(logits, mask);
+  return softmaxCrossEntropy(logits, mask, keepOf(opts));
+}
+
+/** 1 − excludeMask, or null when nothing is excluded. */
+function keepOf(opts: LossOptions): tf.Tensor2D | null {
+  return opts.excludeMask ? tf.sub(1, opts.excludeMask) : null;
 }
 
 /**
@@ -70,11 +85,12 @@ export function crossEntropyLoss(scores: tf.Tensor2D, opts: LossOptions = {}): t
  * Autodiff through log-sum-exp would differentiate its max shift too, which costs a broadcast
  * Equal over the whole score matrix (a third of a training step on wasm) to add exactly zero.
  */
-function softmaxCrossEntropy(logits: tf.Tensor2D, mask: tf.Tensor2D): tf.Scalar {
+function softmaxCrossEntropy(logits: tf.Tensor2D, mask: tf.Tensor2D, keep: tf.Tensor2D | null): tf.Scalar {
   const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const [x, save] = args as [tf.Tensor2D, tf.GradSaveFunc];
     const shifted = tf.sub(x, tf.max(x, 1, true));
-    const e = tf.exp(shifted);
+    // Excluded columns drop out of the normaliser, so their softmax weight (and gradient) is 0.
+    const e = keep ? tf.mul(tf.exp(shifted), keep) : tf.exp(shifted);
     const total = tf.sum(e, 1, true);
     save([e, total]);
     // −log softmax at the target = log Σ exp − shifted target logit
@@ -90,20 +106,29 @@ function softmaxCrossEntropy(logits: tf.Tensor2D, mask: tf.Tensor2D): tf.Scalar 
 export function bprLoss(scores: tf.Tensor2D, opts: LossOptions = {}): tf.Scalar {
   const t = targetScores(scores, maskOf(scores, opts));
   // −log σ(t − s) = softplus(s − t)
-  return tf.mean(tf.softplus(tf.sub(scores, t)));
+  const terms = tf.softplus(tf.sub(scores, t));
+  const keep = keepOf(opts);
+  if (!keep) return tf.mean(terms);
+  return tf.mean(tf.div(tf.sum(tf.mul(terms, keep), 1), tf.sum(keep, 1)));
 }
 
 export function top1Loss(scores: tf.Tensor2D, opts: LossOptions = {}): tf.Scalar {
   const t = targetScores(scores, maskOf(scores, opts));
-  const R = scores.shape[1];
-  const perRow = tf.mean(tf.add(tf.sigmoid(tf.sub(scores, t)), tf.sigmoid(tf.square(scores))), 1, true);
-  return tf.mean(tf.sub(perRow, tf.div(tf.sigmoid(tf.square(t)), R)));
+  const terms = tf.add(tf.sigmoid(tf.sub(scores, t)), tf.sigmoid(tf.square(scores)));
+  const keep = keepOf(opts);
+  if (!keep) {
+    const perRow = tf.mean(terms, 1, true);
+    return tf.mean(tf.sub(perRow, tf.div(tf.sigmoid(tf.square(t)), scores.shape[1])));
+  }
+  const count = tf.sum(keep, 1, true);
+  const perRow = tf.div(tf.sub(tf.sum(tf.mul(terms, keep), 1, true), tf.sigmoid(tf.square(t))), count);
+  return tf.mean(perRow);
 }
 
 export function bprMaxLoss(scores: tf.Tensor2D, opts: LossOptions = {}): tf.Scalar {
   const mask = maskOf(scores, opts);
   const s: tf.Tensor2D = opts.eluParam ? elu(scores, opts.eluParam) : scores;
-  return bprMaxCore(s, mask, opts.bpreg ?? 1.0);
+  return bprMaxCore(s, mask, opts.bpreg ?? 1.0, keepOf(opts));
 }
 
 /**
@@ -113,16 +138,19 @@ export function bprMaxLoss(scores: tf.Tensor2D, opts: LossOptions = {}): tf.Scal
  *   ∂L/∂s_j = w_j [ −(σ_j − A − q_j)/(A + 1e-24) + λ(2s_j + s_j² − G) ]   (negatives)
  *   ∂L/∂t   = −Σ_j w_j q_j / (A + 1e-24)                                  (target column)
  */
-function bprMaxCore(scores: tf.Tensor2D, mask: tf.Tensor2D, bpreg: number): tf.Scalar {
+function bprMaxCore(scores: tf.Tensor2D, mask: tf.Tensor2D, bpreg: number, keep: tf.Tensor2D | null): tf.Scalar {
   const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const [s, save] = args as [tf.Tensor2D, tf.GradSaveFunc];
-    const w = softmaxNegatives(s, mask);
+    // Excluded columns get w = 0: the formula (and its gradient) over the remaining negatives.
+    const w = softmaxNegatives(s, mask, keep);
     const t = tf.sum(tf.mul(s, mask), 1, true);
     const sig = tf.sigmoid(tf.sub(t, s));
     const A = tf.sum(tf.mul(sig, w), 1, true);
     const s2 = tf.square(s);
     const G = tf.sum(tf.mul(s2, w), 1, true);
-    const perRow = bpreg > 0 ? tf.add(tf.neg(tf.log(tf.add(A, 1e-24))), tf.mul(bpreg, G)) : tf.neg(tf.log(tf.add(A, 1e-24)));
+    let perRow = bpreg > 0 ? tf.add(tf.neg(tf.log(tf.add(A, 1e-24))), tf.mul(bpreg, G)) : tf.neg(tf.log(tf.add(A, 1e-24)));
+    // A row whose every other column was excluded has no negative to rank against: it adds 0 (w = 0, so its gradient is 0 too).
+    if (keep) perRow = tf.mul(perRow, hasNegatives(mask, keep));
     save([s, w, sig, A, s2, G]);
     return {
       value: tf.mean(perRow) as tf.Scalar,
@@ -142,17 +170,27 @@ function bprMaxCore(scores: tf.Tensor2D, mask: tf.Tensor2D, bpreg: number): tf.S
 
 export function top1MaxLoss(scores: tf.Tensor2D, opts: LossOptions = {}): tf.Scalar {
   const mask = maskOf(scores, opts);
-  const w = softmaxNegatives(scores, mask);
+  const w = softmaxNegatives(scores, mask, keepOf(opts));
   const t = targetScores(scores, mask);
   return tf.mean(tf.sum(tf.mul(w, tf.add(tf.sigmoid(tf.sub(scores, t)), tf.sigmoid(tf.square(scores)))), 1));
 }
 
-/** Row softmax over the negatives only: the target column gets weight 0 (the original's softmax_neg). */
-export function softmaxNegatives(scores: tf.Tensor2D, mask: tf.Tensor2D): tf.Tensor2D {
-  const neg = tf.sub(1, mask);
+/**
+ * Row softmax over the negatives only: the target column gets weight 0 (the original's softmax_neg),
+ * and so do the columns `keep` zeroes. A row left without negatives gets all-zero weights.
+ */
+export function softmaxNegatives(scores: tf.Tensor2D, mask: tf.Tensor2D, keep: tf.Tensor2D | null = null): tf.Tensor2D {
+  const neg = keep ? tf.mul(tf.sub(1, mask), keep) : tf.sub(1, mask);
   const x: tf.Tensor2D = tf.mul(scores, neg);
   const e = tf.mul(tf.exp(tf.sub(x, rowMaxConstant(x))), neg);
-  return tf.div(e, tf.sum(e, 1, true));
+  const total = tf.sum(e, 1, true);
+  // An empty row has e = 0: dividing by 1 there keeps weights and gradients 0 (no 0/0).
+  return tf.div(e, keep ? tf.add(total, tf.sub(1, hasNegatives(mask, keep))) : total);
+}
+
+/** [B, 1]: 1 where the row keeps at least one negative column, else 0. */
+function hasNegatives(mask: tf.Tensor2D, keep: tf.Tensor2D): tf.Tensor2D {
+  return tf.minimum(tf.sum(tf.mul(tf.sub(1, mask), keep), 1, true), 1);
 }
 
 /**

@@ -52,6 +52,9 @@ export class Gru4RecTrainer {
   private readonly keepBuf: Float32Array;
   private readonly embedMaskBuf: Float32Array | null;
   private readonly hiddenMaskBufs: Array<Float32Array | null>;
+  /** [batchSize × R] accidental-hit mask, when config.removeAccidentalHits. */
+  private readonly excludeBuf: Float32Array | null;
+  private readonly rowsOfTarget = new Map<number, number[]>();
   private readonly targetMasks = new Map<number, tf.Tensor2D>();
   private hidden: tf.Tensor2D[] | null = null;
 
@@ -95,6 +98,7 @@ export class Gru4RecTrainer {
     const embedDim = arch.constrainedEmbedding ? arch.hiddenSizes[arch.hiddenSizes.length - 1] : arch.embeddingDim;
     this.embedMaskBuf = config.dropoutPEmbed > 0 && !model.oneHotInput ? new Float32Array(B * embedDim) : null;
     this.hiddenMaskBufs = arch.hiddenSizes.map((h) => (config.dropoutPHidden > 0 ? new Float32Array(B * h) : null));
+    this.excludeBuf = config.removeAccidentalHits ? new Float32Array(B * R) : null;
   }
 
   /** Forget all hidden states (a new pass over the data starts). */
@@ -141,6 +145,7 @@ export class Gru4RecTrainer {
     const hiddenMasks = this.hiddenMaskBufs.map((b) => (b ? this.dropoutMask(b, n, cfg.dropoutPHidden) : null));
     if (batch.anyReset) for (let r = 0; r < n; r++) this.keepBuf[r] = batch.reset[r] ? 0 : 1;
     const mask = this.targetMaskFor(n, R);
+    const exclude = this.excludeBuf ? accidentalHitMask(outIds, n, this.excludeBuf, this.rowsOfTarget) : null;
     const t1 = performance.now();
 
     const prevHidden = this.hidden;
@@ -170,6 +175,7 @@ export class Gru4RecTrainer {
       const embedT = embedMask ? tf.tensor2d(embedMask, [n, embedMask.length / n]) : null;
       const hiddenT = hiddenMasks.map((m, l) => (m ? tf.tensor2d(m, [n, arch.hiddenSizes[l]]) : null));
       const logqT = useLogq ? tf.tensor1d(this.logqBuf.subarray(0, R)) : null;
+      const excludeT = exclude ? tf.tensor2d(exclude, [n, R]) : null;
       const nGathered = tableRows.length;
 
       const f = (...xs: tf.Tensor[]): tf.Scalar => {
@@ -188,7 +194,7 @@ export class Gru4RecTrainer {
         const out = Gru4Rec.sampledForward({ inputRows, hidden, layers, outRows, outBias, embedMask: embedT, hiddenMasks: hiddenT });
         // The carried state outlives this scope; it is no gradient path (one-step truncation, as the original).
         newHidden = out.hidden.map((h) => tf.keep(h));
-        const l = sampledLoss(cfg.loss, out.scores, { targetMask: mask, bpreg: cfg.bpreg, eluParam: cfg.eluParam });
+        const l = sampledLoss(cfg.loss, out.scores, { targetMask: mask, bpreg: cfg.bpreg, eluParam: cfg.eluParam, excludeMask: excludeT });
         return tf.mul(l, n / cfg.batchSize);
       };
       const { value, grads } = tf.valueAndGrads(f)([...tableRows, ...dense]);
@@ -246,6 +252,35 @@ export class Gru4RecTrainer {
     for (let i = 0; i < len; i++) buf[i] = rng.next() < p ? 0 : keep;
     return buf.subarray(0, len);
   }
+}
+
+/**
+ * Accidental hits of a step whose output columns are outIds (the first n are the rows' targets):
+ * an [n × R] row-major mask, 1 where column j ≠ i holds row i's target item, else 0. Written into
+ * buf (at least n·R long); returns the used view, or null when the step has no accidental hit.
+ */
+export function accidentalHitMask(outIds: Int32Array, n: number, buf: Float32Array, rowsOf = new Map<number, number[]>()): Float32Array | null {
+  const R = outIds.length;
+  if (n > R || buf.length < n * R) throw new Error(`accidentalHitMask: need n <= R and a buffer of n·R = ${n * R}, got n = ${n}, R = ${R}, ${buf.length}`);
+  rowsOf.clear();
+  for (let i = 0; i < n; i++) {
+    const rows = rowsOf.get(outIds[i]);
+    if (rows) rows.push(i);
+    else rowsOf.set(outIds[i], [i]);
+  }
+  const mask = buf.subarray(0, n * R);
+  mask.fill(0);
+  let any = false;
+  for (let j = 0; j < R; j++) {
+    const rows = rowsOf.get(outIds[j]);
+    if (!rows) continue;
+    for (const i of rows) {
+      if (i === j) continue;
+      mask[i * R + j] = 1;
+      any = true;
+    }
+  }
+  return any ? mask : null;
 }
 
 /** Train on a stream of mini-batches (e.g. from a live topic) with an existing trainer. */

@@ -194,3 +194,79 @@ test('output-layer product h·Oᵀ: gradients w.r.t. hidden state and item rows 
     }
   tf.dispose([h, O, readout]);
 });
+
+/** Accidental hits for B = 3, R = 7: row 0 drops column 4, row 1 drops columns 0 and 5, row 2 none. */
+function excludeMask(): tf.Tensor2D {
+  const m = Array.from({ length: B }, () => new Array<number>(R).fill(0));
+  m[0][4] = 1;
+  m[1][0] = 1;
+  m[1][5] = 1;
+  return tf.tensor2d(m);
+}
+
+const excludeCases: Array<{ name: LossName; opts: LossOptions; label: string }> = [
+  { name: 'cross-entropy', opts: {}, label: 'cross-entropy' },
+  { name: 'cross-entropy', opts: { logqCorrection: null }, label: 'cross-entropy (logq)' },
+  { name: 'bpr', opts: {}, label: 'bpr' },
+  { name: 'top1', opts: {}, label: 'top1' },
+  { name: 'bpr-max', opts: { bpreg: 0, eluParam: 0 }, label: 'bpr-max (linear, no bpreg)' },
+  { name: 'bpr-max', opts: { bpreg: 0.5, eluParam: 0.5 }, label: 'bpr-max (elu 0.5, bpreg 0.5)' },
+  { name: 'top1-max', opts: {}, label: 'top1-max' },
+];
+
+for (const c of excludeCases) {
+  test(`${c.label} with accidental hits excluded: equals the loss on the rows with those columns deleted, and its gradient matches`, () => {
+    const rng = new Rng(19);
+    const scores = randomTensor(rng, [B, R], 1.5);
+    const mask = targetMask(B, R);
+    const exclude = excludeMask();
+    const logq = 'logqCorrection' in c.opts ? (randomTensor(rng, [R], 2) as tf.Tensor1D) : null;
+    const opts: LossOptions = { ...c.opts, targetMask: mask, excludeMask: exclude, logqCorrection: logq };
+    const got = sampledLoss(c.name, scores as tf.Tensor2D, opts).dataSync()[0];
+
+    // Reference: each row alone, excluded columns deleted, target moved to column 0, then the mean.
+    const s = scores.arraySync() as number[][];
+    const ex = exclude.arraySync() as number[][];
+    const q = logq ? (logq.arraySync() as number[]) : null;
+    let ref = 0;
+    for (let i = 0; i < B; i++) {
+      const cols = [i, ...Array.from({ length: R }, (_, j) => j).filter((j) => j !== i && ex[i][j] === 0)];
+      const row = tf.tensor2d([cols.map((j) => s[i][j])]);
+      const rowLogq = q ? tf.tensor1d(cols.map((j) => q[j])) : null;
+      ref += sampledLoss(c.name, row, { ...c.opts, targetMask: targetMask(1, cols.length), logqCorrection: rowLogq }).dataSync()[0] / B;
+      tf.dispose([row, rowLogq ?? []]);
+    }
+    assert.ok(Math.abs(got - ref) < 1e-5, `${c.label}: ${got} vs row-by-row reference ${ref}`);
+
+    checkGradients(`${c.label} (excluded)`, (x) => sampledLoss(c.name, x as tf.Tensor2D, opts), [scores]);
+    const g = tf.grad((x: tf.Tensor) => sampledLoss(c.name, x as tf.Tensor2D, opts))(scores).arraySync() as number[][];
+    for (let i = 0; i < B; i++)
+      for (let j = 0; j < R; j++) if (ex[i][j] === 1) assert.ok(g[i][j] === 0, `${c.label}: excluded column (${i}, ${j}) got gradient ${g[i][j]}`);
+    tf.dispose([scores, mask, exclude, logq ?? []]);
+  });
+}
+
+test('bpr-max and top1-max: a row whose every negative is excluded adds nothing and stays finite', () => {
+  const scores = tf.tensor2d([
+    [0.5, 0.5, -0.2],
+    [0.1, 0.9, 0.3],
+  ]);
+  const mask = targetMask(2, 3);
+  // Row 0's target item fills columns 1 and 2 as well (the same item sampled twice).
+  const exclude = tf.tensor2d([
+    [0, 1, 1],
+    [0, 0, 0],
+  ]);
+  for (const name of ['bpr-max', 'top1-max'] as const) {
+    const opts: LossOptions = { targetMask: mask, excludeMask: exclude, bpreg: 0.5, eluParam: 0 };
+    const got = sampledLoss(name, scores, opts).dataSync()[0];
+    const row1 = tf.tensor2d([[0.9, 0.1, 0.3]]);
+    const ref = sampledLoss(name, row1, { targetMask: targetMask(1, 3), bpreg: 0.5, eluParam: 0 }).dataSync()[0] / 2;
+    assert.ok(Math.abs(got - ref) < 1e-6, `${name}: ${got} vs ${ref} (row 0 must add 0)`);
+    const g = tf.grad((x: tf.Tensor) => sampledLoss(name, x as tf.Tensor2D, opts))(scores).dataSync() as Float32Array;
+    assert.ok(g.every(Number.isFinite), `${name}: gradient ${Array.from(g)}`);
+    assert.ok(g.subarray(0, 3).every((v) => v === 0), `${name}: row 0 gradient ${Array.from(g.subarray(0, 3))} should be 0`);
+    row1.dispose();
+  }
+  tf.dispose([scores, mask, exclude]);
+});

@@ -9,7 +9,7 @@ import { archOf, validateGru4RecConfig, type Gru4RecConfig } from '../../src/tra
 import { Gru4RecOptimizer } from '../../src/train/optimizer.ts';
 import { RowSlice } from '../../src/train/row-slice.ts';
 import { SessionParallelIterator } from '../../src/train/session-parallel.ts';
-import { Gru4RecTrainer, itemSupport, trainGru4Rec, trainSteps } from '../../src/train/trainer.ts';
+import { Gru4RecTrainer, accidentalHitMask, itemSupport, trainGru4Rec, trainSteps } from '../../src/train/trainer.ts';
 
 before(async () => {
   await initBackend('wasm', () => {});
@@ -59,6 +59,9 @@ const cases: Array<[string, Partial<Gru4RecConfig>]> = [
   ['bpr, one-hot input', { loss: 'bpr', constrainedEmbedding: false, learningRate: 0.2 }],
   ['top1, separate embedding', { loss: 'top1', constrainedEmbedding: false, embedding: 16, learningRate: 0.2 }],
   ['bpr-max, elu 0.5, bpreg, momentum', { loss: 'bpr-max', eluParam: 0.5, bpreg: 0.5, momentum: 0.3 }],
+  // 12 uniform samples over 20 items: most rows see their own target among the negatives.
+  ['bpr-max, accidental hits removed', { loss: 'bpr-max', eluParam: 0.5, bpreg: 0.5, momentum: 0.1, sampleAlpha: 0, removeAccidentalHits: true }],
+  ['cross-entropy, logq, accidental hits removed', { loss: 'cross-entropy', logq: 1, removeAccidentalHits: true }],
   ['top1-max, two layers', { loss: 'top1-max', layers: [24, 16], learningRate: 0.2 }],
   ['cross-entropy, Adam, weight decay, no bias', { loss: 'cross-entropy', optimizer: 'adam', learningRate: 0.02, weightDecay: 1e-4, useBias: false }],
 ];
@@ -254,4 +257,22 @@ test('a trainer refuses a model whose architecture does not match its config', (
   assert.throws(() => new Gru4RecTrainer(model, config, new Float64Array(N_ITEMS)), /does not match the config/);
   assert.throws(() => new Gru4RecTrainer(Gru4Rec.init(archOf(config, N_ITEMS), 1), config, new Float64Array(3)), /support has 3 entries/);
   model.dispose();
+});
+
+test('accidentalHitMask marks every other column holding a row\'s target item', () => {
+  // Targets of 3 rows (items 5, 7, 5), then 4 shared samples (7, 2, 5, 9).
+  const outIds = Int32Array.from([5, 7, 5, 7, 2, 5, 9]);
+  const R = outIds.length;
+  const buf = new Float32Array(3 * R + 4).fill(9);
+  const m = accidentalHitMask(outIds, 3, buf);
+  assert.ok(m);
+  const rows = Array.from({ length: 3 }, (_, i) => Array.from(m.subarray(i * R, (i + 1) * R)));
+  assert.deepEqual(rows, [
+    [0, 0, 1, 0, 0, 1, 0], // item 5: row 2's target and the sample in column 5
+    [0, 0, 0, 1, 0, 0, 0], // item 7: the sample in column 3
+    [1, 0, 0, 0, 0, 1, 0], // item 5: row 0's target and column 5
+  ]);
+  // No hit: null, whatever the buffer held before.
+  assert.equal(accidentalHitMask(Int32Array.from([1, 2, 3, 4]), 2, buf), null);
+  assert.throws(() => accidentalHitMask(outIds, 3, new Float32Array(5)), /buffer/);
 });
