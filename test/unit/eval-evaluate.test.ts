@@ -1,24 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { SessionData } from '../../src/data/sessions.ts';
+import { sessions } from '../helpers/sessions.ts';
 import type { SessionScorer } from '../../src/eval/scorer.ts';
 import { evaluate } from '../../src/eval/evaluate.ts';
 import { PopularityScorer } from '../../src/eval/baselines/popularity.ts';
 
-function sessions(list: number[][]): SessionData {
-  const offsets = [0];
-  const items: number[] = [];
-  for (const s of list) {
-    items.push(...s);
-    offsets.push(items.length);
-  }
-  return {
-    sessionIds: list.map((_, i) => `s${i}`),
-    offsets: Int32Array.from(offsets),
-    items: Int32Array.from(items),
-    times: Float64Array.from(items.map((_, i) => i)),
-  };
-}
 
 /** Scores depend only on the item just fed: row `table[item]`. */
 class TableScorer implements SessionScorer {

@@ -1,18 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { SessionData } from '../../src/data/sessions.ts';
+import { sessions as sessionsOf } from '../helpers/sessions.ts';
 import type { SessionScorer } from '../../src/eval/scorer.ts';
 import { evaluateLeaveOneOut, lastEventMask, leaveOneOutSplit } from '../../src/eval/leave-one-out.ts';
 
-function sessions(list: number[][]): SessionData {
-  const offsets = [0];
-  const items: number[] = [];
-  for (const s of list) {
-    items.push(...s);
-    offsets.push(items.length);
-  }
-  return { sessionIds: list.map((_, i) => `u${i}`), offsets: Int32Array.from(offsets), items: Int32Array.from(items), times: Float64Array.from(items.map((_, i) => i)) };
-}
+const sessions = (list: number[][]) => sessionsOf(list, 'u');
 
 function lists(d: SessionData): number[][] {
   const out: number[][] = [];
