@@ -1,6 +1,5 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { SessionData } from '../../src/data/sessions.ts';
 import { sessions } from '../helpers/sessions.ts';
 import type { SessionScorer } from '../../src/eval/scorer.ts';
 import { evaluate } from '../../src/eval/evaluate.ts';
