@@ -14,6 +14,8 @@ test('defaults are the official GRU4Rec constructor defaults', () => {
   assert.equal(c.bpreg, 1.0);
   assert.equal(c.eluParam, 0.5);
   assert.equal(c.sampleCacheSize, 10_000_000);
+  // Not an official option: off by default, so the official behaviour is the default.
+  assert.equal(c.removeAccidentalHits, false);
   // The returned config owns its arrays.
   c.layers.push(5);
   assert.deepEqual(DEFAULT_GRU4REC_CONFIG.layers, [100]);
@@ -45,6 +47,7 @@ test('errors name the field and the rule', () => {
     [{ embedding: 64 }, /embedding must be 0 when constrainedEmbedding is true/],
     [{ batchSize: 1, nSample: 0 }, /batchSize \+ nSample must be at least 2/],
     [{ learningrate: 0.1 }, /unknown field "learningrate"/],
+    [{ removeAccidentalHits: 1 }, /removeAccidentalHits must be true or false/],
   ];
   for (const [partial, re] of cases) assert.throws(() => validateGru4RecConfig(partial), re, JSON.stringify(partial));
 });
