@@ -25,7 +25,6 @@ export interface ServingStats {
   transactionsAborted: number;
   changelogRecordsOut: number;
   restoredRecords: number;
-  batchSize: LatencyHistogram;
   latency: LatencyHistogram;
   /** Same samples as latency; whoever reports a live window resets it. */
   recentLatency: LatencyHistogram;
@@ -86,7 +85,6 @@ export class ServingApp {
       transactionsAborted: 0,
       changelogRecordsOut: 0,
       restoredRecords: 0,
-      batchSize: new LatencyHistogram(),
       latency: new LatencyHistogram(),
       recentLatency: new LatencyHistogram(),
       quality: new PrequentialMetrics(opts.config.serving.topK),
@@ -339,7 +337,6 @@ export class ServingApp {
     this.stats.eventsIn += chunk.length;
     this.stats.recommendationsOut += recs.length;
     this.stats.batches++;
-    this.stats.batchSize.record(chunk.length);
   }
 
   private nextOffsets(topic: string, chunk: Pending[]) {

@@ -13,7 +13,7 @@ function stats(): ServingStats {
   return {
     eventsIn: 10, recommendationsOut: 8, batches: 2, transactionsAborted: 0, changelogRecordsOut: 5, restoredRecords: 0,
     deadLetters: { MALFORMED: 1, UNKNOWN_SCHEMA: 0, INVALID_FIELD: 0, UNKNOWN_ITEM: 1, TOO_LARGE: 0, KEY_MISMATCH: 0 },
-    batchSize: new LatencyHistogram(), latency, recentLatency: new LatencyHistogram(), quality,
+    latency, recentLatency: new LatencyHistogram(), quality,
   };
 }
 
