@@ -18,12 +18,12 @@ import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import type { Gru4RecArch } from '../src/model/weights.ts';
-import type { InferenceEngine, StepOutput } from '../src/serve/engine.ts';
-import { createOrtEngine } from '../src/serve/ort-engine.ts';
-import { createTfjsEngine } from '../src/serve/tfjs-engine.ts';
+import type { InferenceEngine, StepOutput } from '../src/engine/engine.ts';
+import { createOrtEngine } from '../src/engine/ort-engine.ts';
+import { createTfjsEngine } from '../src/engine/tfjs-engine.ts';
 import { initBackend } from '../src/model/backend.ts';
-import { createGemmBoundSession, type GemmLayout } from '../src/serve/gemm-bound.ts';
-import { syntheticWeights, seededRandom } from '../src/serve/synthetic-weights.ts';
+import { createGemmBoundSession, type GemmLayout } from '../test/support/gemm-bound.ts';
+import { syntheticWeights, seededRandom } from '../test/support/synthetic-weights.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -112,14 +112,18 @@ async function timeRoundRobin(contestants: Contestant[], batch: number): Promise
 
 function arch(nItems: number): Gru4RecArch {
   switch (args.input) {
-    case 'onehot': return { nItems, embeddingDim: 0, hiddenSizes: [H], constrainedEmbedding: false, useBias: true };
-    case 'embedding': return { nItems, embeddingDim: H, hiddenSizes: [H], constrainedEmbedding: false, useBias: true };
-    case 'constrained': return { nItems, embeddingDim: H, hiddenSizes: [H], constrainedEmbedding: true, useBias: true };
-    default: throw new Error(`--input must be constrained, embedding or onehot, got ${args.input}`);
+    case 'onehot':
+      return { nItems, embeddingDim: 0, hiddenSizes: [H], constrainedEmbedding: false, useBias: true };
+    case 'embedding':
+      return { nItems, embeddingDim: H, hiddenSizes: [H], constrainedEmbedding: false, useBias: true };
+    case 'constrained':
+      return { nItems, embeddingDim: H, hiddenSizes: [H], constrainedEmbedding: true, useBias: true };
+    default:
+      throw new Error(`--input must be constrained, embedding or onehot, got ${args.input}`);
   }
 }
 
-/** The bare scoring product on ORT (src/serve/gemm-bound.ts), in both operand layouts. */
+/** The bare scoring product on ORT (test/support/gemm-bound.ts), in both operand layouts. */
 async function boundContestant(layout: GemmLayout, nItems: number, threads: number): Promise<Contestant> {
   const rand = seededRandom(nItems);
   const session = await createGemmBoundSession(nItems, H, threads, layout);
@@ -140,16 +144,19 @@ function engineContestant(engine: InferenceEngine, label: string, nItems: number
   const hidden = [new Float32Array(maxBatch * H).map(() => (rand() - 0.5) * 0.5)];
   const out: StepOutput = { topIdx: new Int32Array(maxBatch * topK), topScore: new Float32Array(maxBatch * topK) };
   // Every row excludes maxExclude items, as the serving loop would with the session's history.
-  const exclude = maxExclude > 0
-    ? { offsets: new Int32Array(maxBatch + 1).map((_, b) => b * maxExclude), items: new Int32Array(maxBatch * maxExclude).map(() => Math.floor(rand() * nItems)) }
-    : undefined;
+  const exclude =
+    maxExclude > 0
+      ? { offsets: new Int32Array(maxBatch + 1).map((_, b) => b * maxExclude), items: new Int32Array(maxBatch * maxExclude).map(() => Math.floor(rand() * nItems)) }
+      : undefined;
   return { label, run: (B) => engine.step(B, items, hidden, out, exclude), dispose: () => engine.dispose() };
 }
 
 function row(engine: string, nItems: number, batch: number, t: { ms: number; iterations: number } | Error): Row {
   if (t instanceof Error) return { engine, nItems, batch, msPerBatch: NaN, eventsPerSec: NaN, scoringGflops: NaN, iterations: 0, error: t.message.split('\n')[0] };
   return {
-    engine, nItems, batch,
+    engine,
+    nItems,
+    batch,
     msPerBatch: t.ms,
     eventsPerSec: (batch * 1000) / t.ms,
     scoringGflops: (2 * batch * H * nItems) / (t.ms * 1e6),
@@ -160,8 +167,15 @@ function row(engine: string, nItems: number, batch: number, t: { ms: number; ite
 function printRow(r: Row): void {
   const cells = r.error
     ? [r.engine.padEnd(18), String(r.nItems).padStart(7), String(r.batch).padStart(5), `failed: ${r.error}`]
-    : [r.engine.padEnd(18), String(r.nItems).padStart(7), String(r.batch).padStart(5), r.msPerBatch.toFixed(3).padStart(10),
-      Math.round(r.eventsPerSec).toString().padStart(10), r.scoringGflops.toFixed(1).padStart(8), String(r.iterations).padStart(5)];
+    : [
+        r.engine.padEnd(18),
+        String(r.nItems).padStart(7),
+        String(r.batch).padStart(5),
+        r.msPerBatch.toFixed(3).padStart(10),
+        Math.round(r.eventsPerSec).toString().padStart(10),
+        r.scoringGflops.toFixed(1).padStart(8),
+        String(r.iterations).padStart(5),
+      ];
   console.log(cells.join('  '));
 }
 
@@ -188,9 +202,18 @@ async function contestantsFor(nItems: number): Promise<Contestant[]> {
 
 async function main(): Promise<void> {
   const tfBackend = engineKinds.includes('tfjs') ? await initBackend() : 'none';
-  const machine = { loadAvgAtStart: loadavg(), cpus: availableParallelism(), cpuModel: cpus()[0]?.model ?? 'unknown', memGiB: Math.round(totalmem() / 2 ** 30), node: process.version, tfjsBackend: tfBackend };
+  const machine = {
+    loadAvgAtStart: loadavg(),
+    cpus: availableParallelism(),
+    cpuModel: cpus()[0]?.model ?? 'unknown',
+    memGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    tfjsBackend: tfBackend,
+  };
   console.log(`engine bench: H=${H}, input=${args.input}, topK=${topK}, maxExclude=${maxExclude}, ${machine.cpus} cpus (${machine.cpuModel}), tfjs backend ${tfBackend}`);
-  console.log(['engine'.padEnd(18), 'nItems'.padStart(7), 'batch'.padStart(5), 'ms/batch'.padStart(10), 'events/s'.padStart(10), 'GFLOP/s'.padStart(8), 'runs'.padStart(5)].join('  '));
+  console.log(
+    ['engine'.padEnd(18), 'nItems'.padStart(7), 'batch'.padStart(5), 'ms/batch'.padStart(10), 'events/s'.padStart(10), 'GFLOP/s'.padStart(8), 'runs'.padStart(5)].join('  '),
+  );
   const results: Row[] = [];
   for (const nItems of catalogues) {
     const contestants = await contestantsFor(nItems);
@@ -226,7 +249,21 @@ async function main(): Promise<void> {
 
   if (args.out) {
     mkdirSync(dirname(args.out), { recursive: true });
-    writeFileSync(args.out, JSON.stringify({ bench: 'engine', date: new Date().toISOString(), machine, loadAvgAtEnd: loadavg(), config: { H, input: args.input, topK, maxExclude, catalogues, batches, minTimeMs }, results }, null, 2));
+    writeFileSync(
+      args.out,
+      JSON.stringify(
+        {
+          bench: 'engine',
+          date: new Date().toISOString(),
+          machine,
+          loadAvgAtEnd: loadavg(),
+          config: { H, input: args.input, topK, maxExclude, catalogues, batches, minTimeMs },
+          results,
+        },
+        null,
+        2,
+      ),
+    );
     console.log(`wrote ${args.out}`);
   }
 }

@@ -2,8 +2,8 @@ import { Presets, SingleBar } from 'cli-progress';
 import type { SessionData } from '../src/data/sessions.ts';
 import type { SessionScorer } from '../src/eval/scorer.ts';
 import { initBackend } from '../src/model/backend.ts';
-import { Gru4RecScorer } from '../src/model/scorer.ts';
-import { gru4recPreset } from '../src/train/config.ts';
+import { Gru4RecScorer } from '../src/eval/gru4rec-scorer.ts';
+import { gru4recPreset } from '../src/model/gru4rec-config.ts';
 import { trainGru4Rec } from '../src/train/trainer.ts';
 
 export interface TrainedModel {
@@ -31,7 +31,14 @@ function gruModel(key: string, preset: string, name: string): GruModel {
       const nEpochs = opts.epochs ?? (opts.quick ? 1 : undefined);
       const config = gru4recPreset(preset, nEpochs !== undefined ? { nEpochs } : {});
       const bar = new SingleBar(
-        { format: `  ${name.padEnd(18)} {bar} epoch {epoch}/{nEpochs} | loss {loss} | {rate} ev/s | eta {eta}s`, hideCursor: true, clearOnComplete: true, stream: process.stderr, noTTYOutput: true, notTTYSchedule: 15_000 },
+        {
+          format: `  ${name.padEnd(18)} {bar} epoch {epoch}/{nEpochs} | loss {loss} | {rate} ev/s | eta {eta}s`,
+          hideCursor: true,
+          clearOnComplete: true,
+          stream: process.stderr,
+          noTTYOutput: true,
+          notTTYSchedule: 15_000,
+        },
         Presets.shades_classic,
       );
       let started = false;

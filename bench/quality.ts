@@ -89,7 +89,17 @@ const BASELINES: Baseline[] = [
 ];
 
 async function evaluateWithProgress(ds: Dataset, scorer: SessionScorer, trainPopularity: Float64Array): Promise<EvalResult> {
-  const bar = new SingleBar({ format: `  ${scorer.name.padEnd(18)} {bar} {percentage}% | {value}/{total} targets | eta {eta}s`, hideCursor: true, clearOnComplete: true, stream: process.stderr, noTTYOutput: true, notTTYSchedule: 15_000 }, Presets.shades_classic);
+  const bar = new SingleBar(
+    {
+      format: `  ${scorer.name.padEnd(18)} {bar} {percentage}% | {value}/{total} targets | eta {eta}s`,
+      hideCursor: true,
+      clearOnComplete: true,
+      stream: process.stderr,
+      noTTYOutput: true,
+      notTTYSchedule: 15_000,
+    },
+    Presets.shades_classic,
+  );
   let started = false;
   try {
     return await ds.run(scorer, {
@@ -126,7 +136,9 @@ async function benchDataset(ds: Dataset, models: Set<string>): Promise<DatasetRe
     const trained: TrainedModel = await g.train(ds.key, ds.train, ds.nItems, { quick, epochs: args.epochs !== undefined ? Number(args.epochs) : undefined });
     const result = await evaluateWithProgress(ds, trained.scorer, trainPopularity);
     rows.push({ result, trainSeconds: trained.trainSeconds, trainEventsPerSec: trained.trainEventsPerSec, details: trained.details });
-    console.error(`  ${ds.key} ${result.model}: Recall@20 ${result.recall[20].toFixed(4)}, train ${trained.trainSeconds.toFixed(1)} s (${trained.trainEventsPerSec.toFixed(0)} ev/s), eval ${result.seconds.toFixed(1)} s`);
+    console.error(
+      `  ${ds.key} ${result.model}: Recall@20 ${result.recall[20].toFixed(4)}, train ${trained.trainSeconds.toFixed(1)} s (${trained.trainEventsPerSec.toFixed(0)} ev/s), eval ${result.seconds.toFixed(1)} s`,
+    );
   }
   return { dataset: ds.title, protocol: ds.protocol, nItems: ds.nItems, trainEvents: eventCount(ds.train), rows };
 }
@@ -164,6 +176,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
-  console.error(err instanceof Error ? err.stack ?? err.message : err);
+  console.error(err instanceof Error ? (err.stack ?? err.message) : err);
   process.exitCode = 1;
 });

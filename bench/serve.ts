@@ -17,13 +17,13 @@ import { parseArgs } from 'node:util';
 import os from 'node:os';
 import type { Message } from 'kafkajs';
 import { loadConfig, namespaced, type StreamrecConfig } from '../src/config/config.ts';
-import { startLocalBroker } from '../src/kafka/local-broker.ts';
+import { startLocalBroker } from '../scripts/kafka/local-broker.ts';
 import { createKafka, ensureTopics } from '../src/kafka/client.ts';
 import { makeCodecs } from '../src/ingest/codec.ts';
-import { ServingApp } from '../src/pipeline/serving-app.ts';
-import { buildGru4RecRecommender } from '../src/pipeline/create-recommender.ts';
-import { syntheticWeights } from '../src/serve/synthetic-weights.ts';
-import { measureGemmBound } from '../src/serve/gemm-bound.ts';
+import { ServingApp } from '../src/serving/serving-app.ts';
+import { buildGru4RecRecommender } from '../src/serving/create-recommender.ts';
+import { syntheticWeights } from '../test/support/synthetic-weights.ts';
+import { measureGemmBound } from '../test/support/gemm-bound.ts';
 import { syntheticClicks } from '../src/data/synthetic.ts';
 import type { Gru4RecWeights } from '../src/model/weights.ts';
 
@@ -33,8 +33,16 @@ const { values: args } = parseArgs({
 const H = 100;
 const catalogues = (args.catalogues ?? (args.quick ? '3000,30000' : '3000,30000,300000')).split(',').map(Number);
 const sweep: Array<{ maxSize: number; maxWaitMs: number }> = args.quick
-  ? [{ maxSize: 64, maxWaitMs: 5 }, { maxSize: 256, maxWaitMs: 10 }]
-  : [{ maxSize: 16, maxWaitMs: 2 }, { maxSize: 64, maxWaitMs: 5 }, { maxSize: 256, maxWaitMs: 10 }, { maxSize: 512, maxWaitMs: 20 }];
+  ? [
+      { maxSize: 64, maxWaitMs: 5 },
+      { maxSize: 256, maxWaitMs: 10 },
+    ]
+  : [
+      { maxSize: 16, maxWaitMs: 2 },
+      { maxSize: 64, maxWaitMs: 5 },
+      { maxSize: 256, maxWaitMs: 10 },
+      { maxSize: 512, maxWaitMs: 20 },
+    ];
 const log = (s: string) => process.stderr.write(s + '\n');
 
 interface Row {
@@ -57,7 +65,10 @@ function clickMessages(cfg: StreamrecConfig, nItems: number, n: number, seed: nu
   const now = Date.now();
   for (const c of syntheticClicks({ nItems, nSessions: Math.ceil(n / 4), meanSessionLength: 5, seed })) {
     if (out.length >= n) break;
-    out.push({ key: c.sessionId, value: codec.encode({ sessionId: c.sessionId, userId: null, itemId: `i${c.itemId.slice(1)}`, eventType: 'CLICK', timestamp: now, context: null }) });
+    out.push({
+      key: c.sessionId,
+      value: codec.encode({ sessionId: c.sessionId, userId: null, itemId: `i${c.itemId.slice(1)}`, eventType: 'CLICK', timestamp: now, context: null }),
+    });
   }
   return out;
 }
@@ -96,13 +107,26 @@ async function waitServed(app: ServingApp, n: number, timeoutMs: number): Promis
   }
 }
 
-async function runConfig(brokers: string, weights: Gru4RecWeights, itemIds: string[], nItems: number, s: { maxSize: number; maxWaitMs: number }, delivery: 'exactly-once' | 'at-least-once', bound: number): Promise<Row> {
+async function runConfig(
+  brokers: string,
+  weights: Gru4RecWeights,
+  itemIds: string[],
+  nItems: number,
+  s: { maxSize: number; maxWaitMs: number },
+  delivery: 'exactly-once' | 'at-least-once',
+  bound: number,
+): Promise<Row> {
   // Sized so every configuration runs a few seconds on 2 cores.
   const events = Math.round(Math.min(20_000, Math.max(3_000, 3_000_000 / Math.sqrt(nItems) / 3)) * (args.quick ? 0.5 : 1));
   // Throughput: backlog first, then serve.
   const cfgT = await freshConfig(brokers, `t${nItems}-${s.maxSize}`, s.maxSize, s.maxWaitMs, delivery);
   await sendAll(cfgT, clickMessages(cfgT, nItems, events, 1), 0);
-  const appT = new ServingApp({ config: cfgT, recommender: await buildGru4RecRecommender(cfgT, weights, itemIds, 'bench', () => undefined), instanceId: 'bench', log: () => undefined });
+  const appT = new ServingApp({
+    config: cfgT,
+    recommender: await buildGru4RecRecommender(cfgT, weights, itemIds, 'bench', () => undefined),
+    instanceId: 'bench',
+    log: () => undefined,
+  });
   await appT.start();
   await waitServed(appT, 1, 60_000);
   const t0 = performance.now();
@@ -115,7 +139,12 @@ async function runConfig(brokers: string, weights: Gru4RecWeights, itemIds: stri
   const rate = Math.max(50, Math.round(eventsPerSec * 0.5));
   const latEvents = Math.min(events, Math.round(rate * 6));
   const cfgL = await freshConfig(brokers, `l${nItems}-${s.maxSize}`, s.maxSize, s.maxWaitMs, delivery);
-  const appL = new ServingApp({ config: cfgL, recommender: await buildGru4RecRecommender(cfgL, weights, itemIds, 'bench', () => undefined), instanceId: 'bench', log: () => undefined });
+  const appL = new ServingApp({
+    config: cfgL,
+    recommender: await buildGru4RecRecommender(cfgL, weights, itemIds, 'bench', () => undefined),
+    instanceId: 'bench',
+    log: () => undefined,
+  });
   await appL.start();
   // Warm-up (group join, first fetches) is excluded from the latency figures.
   await sendAll(cfgL, clickMessages(cfgL, nItems, 50, 3), 0);

@@ -90,13 +90,19 @@ time(`acquire (hit, ${HOT.toLocaleString()} hot sessions) + pushItem`, EVENTS, '
 
 const batches = Math.floor(EVENTS / BATCH);
 for (let i = 0; i < BATCH; i++) slots[i] = store.slotOf(ids[picks[i]]);
-time(`gather + scatter, ${BATCH} random rows of ${H}`, batches * BATCH, 'rows/s', () => {
-  for (let b = 0; b < batches; b++) {
-    for (let i = 0; i < BATCH; i++) slots[i] = rand(CAPACITY);
-    store.gather(0, slots, BATCH, engineBuf);
-    store.scatter(0, slots, BATCH, engineBuf);
-  }
-}, () => `  = ${((2 * batches * BATCH * H * 4) / 2 ** 30).toFixed(1)} GiB copied`);
+time(
+  `gather + scatter, ${BATCH} random rows of ${H}`,
+  batches * BATCH,
+  'rows/s',
+  () => {
+    for (let b = 0; b < batches; b++) {
+      for (let i = 0; i < BATCH; i++) slots[i] = rand(CAPACITY);
+      store.gather(0, slots, BATCH, engineBuf);
+      store.scatter(0, slots, BATCH, engineBuf);
+    }
+  },
+  () => `  = ${((2 * batches * BATCH * H * 4) / 2 ** 30).toFixed(1)} GiB copied`,
+);
 
 time('serving loop per batch: acquire+push+gather+scatter', batches * BATCH, 'events/s', () => {
   for (let b = 0, e = 0; b < batches; b++) {
@@ -122,12 +128,18 @@ time('acquire over capacity (LRU eviction) + pushItem', CAPACITY / 2, 'events/s'
 const writer = new ChangelogWriter(store);
 const changelogN = Math.min(200_000, CAPACITY);
 let bytes = 0;
-time('changelog: markDirty + drain (encode) per session', changelogN, 'records/s', () => {
-  for (let b = 0; b < changelogN; b += BATCH) {
-    for (let i = 0; i < BATCH && b + i < changelogN; i++) writer.markDirty(store.slotOf(ids[CAPACITY + b + i]));
-    for (const r of writer.drain()) bytes += r.value?.length ?? 0;
-  }
-}, () => `  (${(bytes / changelogN).toFixed(0)} B/record)`);
+time(
+  'changelog: markDirty + drain (encode) per session',
+  changelogN,
+  'records/s',
+  () => {
+    for (let b = 0; b < changelogN; b += BATCH) {
+      for (let i = 0; i < BATCH && b + i < changelogN; i++) writer.markDirty(store.slotOf(ids[CAPACITY + b + i]));
+      for (const r of writer.drain()) bytes += r.value?.length ?? 0;
+    }
+  },
+  () => `  (${(bytes / changelogN).toFixed(0)} B/record)`,
+);
 writer.close();
 
 now += 31 * 60_000;

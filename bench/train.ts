@@ -10,10 +10,10 @@ import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, type BackendPreference } from '../src/model/backend.ts';
 import { Gru4Rec } from '../src/model/gru4rec.ts';
-import { Gru4RecScorer } from '../src/model/scorer.ts';
+import { Gru4RecScorer } from '../src/eval/gru4rec-scorer.ts';
 import { loadSessionTsv, sharedDataDir, type SessionData } from '../src/data/sessions.ts';
 import { evaluate } from '../src/eval/evaluate.ts';
-import { archOf, GRU4REC_PRESETS, gru4recPreset, type Gru4RecConfig } from '../src/train/config.ts';
+import { archOf, GRU4REC_PRESETS, gru4recPreset, type Gru4RecConfig } from '../src/model/gru4rec-config.ts';
 import { SessionParallelIterator } from '../src/train/session-parallel.ts';
 import { Gru4RecTrainer, itemSupport, trainGru4Rec, type TrainStats } from '../src/train/trainer.ts';
 
@@ -118,6 +118,19 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   console.log(`backend ${name}, rsc15-100k train_full, ${epochs} epoch(s)`);
   const results = await measureThroughput(presets.length ? presets : Object.keys(GRU4REC_PRESETS), { epochs, evaluate: evalToo, profile });
   mkdirSync(dirname(out), { recursive: true });
-  writeFileSync(out, JSON.stringify({ bench: 'train', date: new Date().toISOString(), backend: name, epochs, results: results.map(({ stats, ...r }) => ({ ...r, eventsPerSec: stats.eventsPerSec, seconds: stats.seconds, events: stats.events })) }, null, 2));
+  writeFileSync(
+    out,
+    JSON.stringify(
+      {
+        bench: 'train',
+        date: new Date().toISOString(),
+        backend: name,
+        epochs,
+        results: results.map(({ stats, ...r }) => ({ ...r, eventsPerSec: stats.eventsPerSec, seconds: stats.seconds, events: stats.events })),
+      },
+      null,
+      2,
+    ),
+  );
   console.log(`wrote ${out}`);
 }

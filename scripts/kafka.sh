@@ -3,4 +3,4 @@
 # Needs Java 17+ and Maven; jars are fetched from Maven Central into ~/.cache/streamrec once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-exec node --import tsx src/kafka/broker-cli.ts "$@"
+exec node --import tsx scripts/kafka/broker-cli.ts "$@"

@@ -6,12 +6,16 @@
 import { readdirSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { startLocalBroker, type LocalBroker } from '../src/kafka/local-broker.ts';
+import { startLocalBroker, type LocalBroker } from './kafka/local-broker.ts';
 
 const root = new URL('../', import.meta.url).pathname;
 const filter = process.argv.slice(2);
 const files = ['unit', 'integration']
-  .flatMap((dir) => readdirSync(join(root, 'test', dir)).filter((f) => f.endsWith('.test.ts')).map((f) => join('test', dir, f)))
+  .flatMap((dir) =>
+    readdirSync(join(root, 'test', dir))
+      .filter((f) => f.endsWith('.test.ts'))
+      .map((f) => join('test', dir, f)),
+  )
   .filter((f) => filter.length === 0 || filter.some((x) => f.includes(x)))
   .sort();
 const needsKafka = files.some((f) => f.includes('/integration/'));

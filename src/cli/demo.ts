@@ -11,19 +11,19 @@
  */
 import { join } from 'node:path';
 import { existsSync, mkdirSync } from 'node:fs';
+import { DataFileError, UsageError } from '../errors/errors.ts';
 import { loadConfig, namespaced } from '../config/config.ts';
-import { startLocalBroker, type LocalBroker } from '../kafka/local-broker.ts';
 import { createKafka, ensureTopics } from '../kafka/client.ts';
 import { makeCodecs, type ClickEvent } from '../ingest/codec.ts';
 import { clicksInTimeOrder, replayClicks } from '../ingest/replay.ts';
 import { loadSessionTsv, sharedDataDir } from '../data/sessions.ts';
-import { ServingApp } from '../pipeline/serving-app.ts';
-import { buildGru4RecRecommender } from '../pipeline/create-recommender.ts';
-import { CooccurrenceRecommender } from '../model/cooccurrence.ts';
-import type { Recommender } from '../pipeline/recommender.ts';
+import { ServingApp } from '../serving/serving-app.ts';
+import { buildGru4RecRecommender } from '../serving/create-recommender.ts';
+import { CooccurrenceRecommender } from '../serving/cooccurrence-recommender.ts';
+import type { Recommender } from '../serving/recommender.ts';
 import { loadClickHistory } from '../train/topic-history.ts';
 import { trainGru4Rec } from '../train/trainer.ts';
-import { gru4recPreset } from '../train/config.ts';
+import { gru4recPreset } from '../model/gru4rec-config.ts';
 import { initBackend } from '../model/backend.ts';
 import { saveModel } from '../registry/model-file.ts';
 
@@ -61,21 +61,21 @@ function fmt(n: number, d = 0): string {
   return n.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d });
 }
 
-
 export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
   const dir = join(o.dataDir ?? sharedDataDir(), 'rsc15-100k');
-  if (!existsSync(join(dir, 'train_full.tsv'))) throw new Error(`demo data not found in ${dir} (set SHARED_DATA_DIR to the folder holding rsc15-100k/)`);
+  if (!existsSync(join(dir, 'train_full.tsv')))
+    throw new DataFileError(join(dir, 'train_full.tsv'), 'demo data not found (set SHARED_DATA_DIR to the folder holding rsc15-100k/)', { missing: true });
   const abort = new AbortController();
   const onSigint = () => {
     say('\ndemo: stopping…');
     abort.abort();
   };
   process.once('SIGINT', onSigint);
-  let broker: LocalBroker | null = null;
+  let broker: { brokers: string; stop(): Promise<void> } | null = null;
   const env = { ...process.env };
   if (!env.KAFKA_BROKERS) {
     say('demo: starting a local Kafka broker (KRaft) on 127.0.0.1…');
-    broker = await startLocalBroker();
+    broker = await (await loadLocalBroker()).startLocalBroker();
     env.KAFKA_BROKERS = broker.brokers;
   }
   // Fresh topics and groups per run, so a demo against a shared cluster never mixes with old data.
@@ -215,4 +215,19 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
       `latency p50 ${summary.latencyP50Ms.toFixed(1)} ms, p99 ${summary.latencyP99Ms.toFixed(1)} ms`,
   );
   return summary;
+}
+
+/**
+ * The local broker helper is developer infrastructure (scripts/kafka/), not part of the shipped
+ * build: the demo loads it from the source checkout it runs in, through tsx.
+ */
+async function loadLocalBroker(): Promise<{ startLocalBroker(): Promise<{ brokers: string; stop(): Promise<void> }> }> {
+  const url = new URL('../../scripts/kafka/local-broker.ts', import.meta.url);
+  try {
+    return (await import(url.href)) as { startLocalBroker(): Promise<{ brokers: string; stop(): Promise<void> }> };
+  } catch (e) {
+    throw new UsageError(
+      `the demo starts a local broker with ${url.pathname}, which only a source checkout has; run it there with \`npm run demo\`, or set KAFKA_BROKERS (${(e as Error).message})`,
+    );
+  }
 }

@@ -10,9 +10,9 @@ import { formatTable, toJsonReport, writeJsonReport, type ReportRow } from '../e
 import { writeRecallPlot } from '../eval/plot-png.ts';
 import { loadModel } from '../registry/model-file.ts';
 import { Gru4Rec } from '../model/gru4rec.ts';
-import { Gru4RecScorer } from '../model/scorer.ts';
+import { Gru4RecScorer } from '../eval/gru4rec-scorer.ts';
 import { initBackend } from '../model/backend.ts';
-import { ConfigError } from '../config/config.ts';
+import { ConfigError } from '../errors/errors.ts';
 
 export interface EvalCliOptions {
   /** Session protocol: --train and --test TSV files. Leave-one-out: --data sequences file. */
@@ -42,7 +42,8 @@ export async function runEval(o: EvalCliOptions): Promise<EvalResult[]> {
   const loaded = await Promise.all(o.models.map((dir) => loadModel(dir)));
   const index = loaded.length > 0 ? ItemIndex.fromIds(loaded[0].itemIds) : new ItemIndex();
   for (const [i, m] of loaded.entries())
-    if (m.itemIds.length !== index.size || m.itemIds.some((id, j) => index.ids[j] !== id)) throw new ConfigError('--model', `${o.models[i]} has a different item index than ${o.models[0]}`);
+    if (m.itemIds.length !== index.size || m.itemIds.some((id, j) => index.ids[j] !== id))
+      throw new ConfigError('--model', `${o.models[i]} has a different item index than ${o.models[0]}`);
   let train: SessionData;
   let run: (s: SessionScorer) => Promise<EvalResult>;
   let protocol: string;

@@ -7,7 +7,8 @@
  * (KAFKA_BROKERS, STREAMREC_<PATH>); a bad config stops here with the field's name.
  */
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from '../config/config.ts';
+import { loadConfig } from '../config/config.ts';
+import { ConfigError, describeError, EXIT_CODES, StreamrecError, UsageError } from '../errors/errors.ts';
 import { runDemo } from './demo.ts';
 import { runProduce } from './produce.ts';
 import { runServe } from './serve.ts';
@@ -42,7 +43,7 @@ async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
     process.stdout.write(USAGE);
-    return cmd ? 0 : 2;
+    return cmd ? EXIT_CODES.ok : EXIT_CODES.usage;
   }
   const { values } = parseArgs({
     args: rest,
@@ -92,7 +93,7 @@ async function main(argv: string[]): Promise<number> {
       await runServe(loadConfig(values.topology), values.instance ?? '0');
       return 0;
     case 'train':
-      if (!values.data || !values.out) throw new ConfigError('--data/--out', 'train needs --data <file> and --out <dir>');
+      if (!values.data || !values.out) throw new UsageError('train needs --data <file> and --out <dir>');
       await runTrain({ data: values.data, out: values.out, preset: values.preset, config: values.config, epochs: num('epochs', values.epochs) });
       return 0;
     case 'eval':
@@ -108,13 +109,15 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     case 'export': {
       const modelDir = values.model?.[0];
-      if (!modelDir || !values.out) throw new ConfigError('--model/--out', 'export needs --model <dir> and --out <file.onnx>');
+      if (!modelDir || !values.out) throw new UsageError('export needs --model <dir> and --out <file.onnx>');
       const { loadModel } = await import('../registry/model-file.ts');
-      const { exportOnnx } = await import('../serve/onnx/graph-builder.ts');
+      const { exportOnnx } = await import('../engine/onnx/graph-builder.ts');
       const m = await loadModel(modelDir);
       const bytes = exportOnnx(m.weights, { topK: Math.min(num('topk', values.topk, 20)!, m.weights.arch.nItems) });
       (await import('node:fs')).writeFileSync(values.out, bytes);
-      process.stderr.write(`export: ${values.out} (${(bytes.length / 1e6).toFixed(1)} MB; inputs item int64[batch], h0..h${m.weights.arch.hiddenSizes.length - 1}; outputs h*_next, topk_scores, topk_indices)\n`);
+      process.stderr.write(
+        `export: ${values.out} (${(bytes.length / 1e6).toFixed(1)} MB; inputs item int64[batch], h0..h${m.weights.arch.hiddenSizes.length - 1}; outputs h*_next, topk_scores, topk_indices)\n`,
+      );
       return 0;
     }
     case 'produce':
@@ -128,18 +131,23 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     default:
       process.stderr.write(`streamrec: unknown command "${cmd}"\n\n${USAGE}`);
-      return 2;
+      return EXIT_CODES.usage;
   }
 }
 
 try {
   process.exitCode = await main(process.argv.slice(2));
 } catch (e) {
-  if (e instanceof ConfigError) {
-    process.stderr.write(`streamrec: ${e.message}\n`);
-    process.exitCode = 78; // EX_CONFIG
+  // Known failures end with one line naming the file, field or peer, and an exit code a
+  // supervisor can act on (README: Exit codes); anything else is a bug and keeps its stack.
+  if (e instanceof StreamrecError) {
+    process.stderr.write(`streamrec: ${describeError(e)}\n`);
+    process.exitCode = e.exitCode;
+  } else if ((e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    process.stderr.write(`streamrec: ${(e as Error).message}\n`);
+    process.exitCode = EXIT_CODES.usage;
   } else {
     process.stderr.write(`streamrec: ${(e as Error).stack ?? e}\n`);
-    process.exitCode = 1;
+    process.exitCode = EXIT_CODES.internal;
   }
 }

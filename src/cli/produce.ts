@@ -4,7 +4,7 @@ import { createKafka, ensureTopics } from '../kafka/client.ts';
 import { makeCodecs, type ClickEvent } from '../ingest/codec.ts';
 import { clicksInTimeOrder, loadDatasetFile, replayClicks } from '../ingest/replay.ts';
 import { syntheticClicks } from '../data/synthetic.ts';
-import { ConfigError } from '../config/config.ts';
+import { ConfigError } from '../errors/errors.ts';
 
 export interface ProduceOptions {
   data?: string;

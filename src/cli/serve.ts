@@ -1,7 +1,7 @@
 import type { StreamrecConfig } from '../config/config.ts';
-import { ServingApp } from '../pipeline/serving-app.ts';
-import { createRecommender } from '../pipeline/create-recommender.ts';
-import { Gru4RecRecommender } from '../pipeline/gru4rec-recommender.ts';
+import { ServingApp } from '../serving/serving-app.ts';
+import { createRecommender } from '../serving/create-recommender.ts';
+import { Gru4RecRecommender } from '../serving/gru4rec-recommender.ts';
 import { serveMetrics } from '../metrics/prometheus.ts';
 
 /** `streamrec serve`: runs until SIGINT/SIGTERM, then finishes the in-flight batch, commits and closes. */
@@ -24,7 +24,9 @@ export async function runServe(config: StreamrecConfig, instanceId: string): Pro
         )
       : null;
   if (metrics) process.stderr.write(`serve: Prometheus metrics on :${config.metrics.port}/metrics\n`);
-  process.stderr.write(`serve: instance ${instanceId} consuming ${config.topics.clicks.name} → ${config.topics.recommendations.name} (${config.serving.delivery}, model ${recommender.version})\n`);
+  process.stderr.write(
+    `serve: instance ${instanceId} consuming ${config.topics.clicks.name} → ${config.topics.recommendations.name} (${config.serving.delivery}, model ${recommender.version})\n`,
+  );
   const ticker = setInterval(() => {
     const s = app.stats;
     process.stderr.write(

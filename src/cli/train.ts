@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { SingleBar, Presets } from 'cli-progress';
 import { parse as parseYaml } from 'yaml';
-import { gru4recPreset, validateGru4RecConfig, type Gru4RecConfig } from '../train/config.ts';
+import { gru4recPreset, validateGru4RecConfig, type Gru4RecConfig } from '../model/gru4rec-config.ts';
 import { trainGru4Rec } from '../train/trainer.ts';
 import { initBackend } from '../model/backend.ts';
 import { saveModel } from '../registry/model-file.ts';
 import { loadDatasetFile } from '../ingest/replay.ts';
-import { ConfigError } from '../config/config.ts';
+import { ConfigError } from '../errors/errors.ts';
 
 export interface TrainCliOptions {
   data: string;
@@ -39,7 +39,10 @@ export async function runTrain(o: TrainCliOptions): Promise<void> {
   process.stderr.write(
     `train: ${data.items.length} events, ${data.offsets.length - 1} sessions, ${index.size} items; GRU4Rec ${config.loss} layers [${config.layers}] batch ${config.batchSize} n_sample ${config.nSample}, ${config.nEpochs} epochs on ${backend}\n`,
   );
-  const bar = new SingleBar({ format: 'train |{bar}| epoch {epoch}/{epochs}  {value}/{total} events  loss {loss}  {rate} ev/s  eta {eta}s', hideCursor: true }, Presets.shades_classic);
+  const bar = new SingleBar(
+    { format: 'train |{bar}| epoch {epoch}/{epochs}  {value}/{total} events  loss {loss}  {rate} ev/s  eta {eta}s', hideCursor: true },
+    Presets.shades_classic,
+  );
   let started = false;
   const abort = new AbortController();
   process.once('SIGINT', () => abort.abort());
@@ -57,5 +60,7 @@ export async function runTrain(o: TrainCliOptions): Promise<void> {
   const version = `gru4rec-${new Date().toISOString().replace(/[:.]/g, '-')}`;
   await saveModel(o.out, { weights: model.toWeights(), itemIds: index.ids, config, version, metrics: { trainEventsPerSec: stats.eventsPerSec, trainSeconds: stats.seconds } });
   model.dispose();
-  process.stderr.write(`train: ${stats.epochs} epochs in ${stats.seconds.toFixed(1)} s (${Math.round(stats.eventsPerSec)} events/s)${stats.aborted ? ' — stopped early' : ''}; model ${version} written to ${o.out}\n`);
+  process.stderr.write(
+    `train: ${stats.epochs} epochs in ${stats.seconds.toFixed(1)} s (${Math.round(stats.eventsPerSec)} events/s)${stats.aborted ? ' — stopped early' : ''}; model ${version} written to ${o.out}\n`,
+  );
 }

@@ -1,5 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
+import { ConfigError } from '../errors/errors.ts';
+
+export { ConfigError };
 
 /** One typed configuration for a deployment (see topologies/default.yaml for the documented defaults). */
 export interface TopicConfig {
@@ -32,16 +35,6 @@ export interface StreamrecConfig {
   model: { kind: 'cooccurrence' | 'gru4rec'; path: string; engine: 'auto' | 'onnx' | 'tfjs' };
   /** Prometheus endpoint of `streamrec serve`; port 0 disables it. */
   metrics: { port: number };
-}
-
-export class ConfigError extends Error {
-  constructor(
-    readonly field: string,
-    message: string,
-  ) {
-    super(`config: ${field}: ${message}`);
-    this.name = 'ConfigError';
-  }
 }
 
 type Raw = Record<string, unknown>;
@@ -78,8 +71,7 @@ class FieldReader {
 
   string(key: string, opts: { allowEmpty?: boolean } = {}): string {
     const v = this.get(key);
-    if (typeof v !== 'string' || (!opts.allowEmpty && v.trim() === ''))
-      throw new ConfigError(this.at(key), `expected a non-empty string, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'string' || (!opts.allowEmpty && v.trim() === '')) throw new ConfigError(this.at(key), `expected a non-empty string, got ${JSON.stringify(v)}`);
     return v;
   }
 
@@ -98,8 +90,7 @@ class FieldReader {
 
   oneOf<T extends string>(key: string, choices: readonly T[]): T {
     const v = this.get(key);
-    if (typeof v !== 'string' || !choices.includes(v as T))
-      throw new ConfigError(this.at(key), `expected one of ${choices.join(' | ')}, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'string' || !choices.includes(v as T)) throw new ConfigError(this.at(key), `expected one of ${choices.join(' | ')}, got ${JSON.stringify(v)}`);
     return v as T;
   }
 
@@ -204,7 +195,9 @@ export function applyEnvOverrides(raw: Raw, env: NodeJS.ProcessEnv): Raw {
   const tree = structuredClone(raw);
   if (env.KAFKA_BROKERS) {
     const kafka = (isObject(tree.kafka) ? tree.kafka : (tree.kafka = {})) as Raw;
-    kafka.brokers = env.KAFKA_BROKERS.split(',').map((s) => s.trim()).filter(Boolean);
+    kafka.brokers = env.KAFKA_BROKERS.split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
   }
   if (env.KAFKA_CLIENT_ID) {
     const kafka = (isObject(tree.kafka) ? tree.kafka : (tree.kafka = {})) as Raw;

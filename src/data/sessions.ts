@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { DataFileError } from '../errors/errors.ts';
 import { ItemIndex } from './item-index.ts';
 
 /**
@@ -78,20 +79,20 @@ function build(rows: ClickRow[], opts: LoadOptions): { data: SessionData; index:
  * GRU4Rec data iterator expects, and events inside a session by time (stable).
  */
 export function loadSessionTsv(path: string, opts: LoadOptions = {}): { data: SessionData; index: ItemIndex } {
-  const text = readFileSync(path, 'utf8');
+  const text = readDataFile(path);
   const lines = text.split('\n');
   const header = lines[0].trim().split('\t');
   const cs = header.indexOf('SessionId');
   const ci = header.indexOf('ItemId');
   const ct = header.indexOf('Time');
-  if (cs < 0 || ci < 0 || ct < 0) throw new Error(`${path}: header must name SessionId, ItemId and Time, got "${lines[0]}"`);
+  if (cs < 0 || ci < 0 || ct < 0) throw new DataFileError(path, `header must name SessionId, ItemId and Time, got "${lines[0].slice(0, 200)}"`);
   const rows: ClickRow[] = [];
   for (let n = 1; n < lines.length; n++) {
     const line = lines[n];
     if (line.length === 0) continue;
     const f = line.split('\t');
     const time = Number(f[ct]);
-    if (f.length <= Math.max(cs, ci, ct) || !Number.isFinite(time)) throw new Error(`${path}:${n + 1}: malformed row "${line}"`);
+    if (f.length <= Math.max(cs, ci, ct) || !Number.isFinite(time)) throw new DataFileError(`${path}:${n + 1}`, `malformed row "${line.slice(0, 200)}"`);
     rows.push({ session: f[cs], item: f[ci], time });
   }
   return sessionsFromClicks(rows, opts);
@@ -126,14 +127,14 @@ export function sessionsFromClicks(rows: Iterable<ClickRow>, opts: LoadOptions =
  * event times are the line number, which keeps order and nothing else.
  */
 export function loadUserSequences(path: string, opts: LoadOptions = {}): { data: SessionData; index: ItemIndex } {
-  const text = readFileSync(path, 'utf8');
+  const text = readDataFile(path);
   const rows: ClickRow[] = [];
   const lines = text.split('\n');
   for (let n = 0; n < lines.length; n++) {
     const line = lines[n].trim();
     if (line.length === 0) continue;
     const f = line.split(/\s+/);
-    if (f.length < 2) throw new Error(`${path}:${n + 1}: expected "userId itemId", got "${line}"`);
+    if (f.length < 2) throw new DataFileError(`${path}:${n + 1}`, `expected "userId itemId", got "${line.slice(0, 200)}"`);
     rows.push({ session: f[0], item: f[1], time: n });
   }
   return build(rows, opts);
@@ -176,4 +177,14 @@ export function truncateSessions(data: SessionData, keep: (s: number, len: numbe
 /** ../shared/data relative to the project root, or SHARED_DATA_DIR. */
 export function sharedDataDir(): string {
   return process.env.SHARED_DATA_DIR ?? new URL('../../../shared/data/', import.meta.url).pathname;
+}
+
+/** A dataset file's text; a missing or unreadable file is a DataFileError naming it, not a stack trace. */
+function readDataFile(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new DataFileError(path, code === 'ENOENT' ? 'no such file' : `cannot read: ${(e as Error).message}`, { missing: true });
+  }
 }

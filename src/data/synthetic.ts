@@ -1,4 +1,4 @@
-import { seededRandom } from '../model/rng.ts';
+import { seededRandom } from '../random/rng.ts';
 
 /**
  * Synthetic clickstreams for throughput and scale tests (100k–1M items): power-law item
@@ -17,7 +17,6 @@ export interface SyntheticOptions {
   seed?: number;
 }
 
-
 export interface SyntheticClick {
   sessionId: string;
   itemId: string;
@@ -33,7 +32,7 @@ export function* syntheticClicks(o: SyntheticOptions): Generator<SyntheticClick>
   const seqP = o.sequentialP ?? 0.6;
   const cdf = new Float64Array(o.nItems);
   let acc = 0;
-  for (let i = 0; i < o.nItems; i++) cdf[i] = acc += 1 / Math.pow(i + 1, zipf);
+  for (let i = 0; i < o.nItems; i++) cdf[i] = acc += 1 / (i + 1) ** zipf;
   const drawPopular = () => {
     const u = rnd() * acc;
     let lo = 0;

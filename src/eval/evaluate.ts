@@ -81,7 +81,10 @@ export async function evaluate(scorer: SessionScorer, test: SessionData, opts: E
   if (mask && mask.length !== test.items.length) throw new RangeError(`targetMask has ${mask.length} entries, test has ${test.items.length} events`);
   for (let e = 0; e < test.items.length; e++) {
     const it = test.items[e];
-    if (it < 0 || it >= nItems) throw new RangeError(`test event ${e} has item index ${it}, outside the scorer's catalogue [0, ${nItems}); load test data through the training ItemIndex with unknownItems: 'drop'`);
+    if (it < 0 || it >= nItems)
+      throw new RangeError(
+        `test event ${e} has item index ${it}, outside the scorer's catalogue [0, ${nItems}); load test data through the training ItemIndex with unknownItems: 'drop'`,
+      );
   }
   const popNorm = opts.trainPopularity ? normalisedPopularity(opts.trainPopularity, nItems) : null;
 
@@ -91,7 +94,7 @@ export async function evaluate(scorer: SessionScorer, test: SessionData, opts: E
   let totalTargets = 0;
   for (let s = 0; s < nSessions; s++) {
     for (let e = test.offsets[s] + 1; e < test.offsets[s + 1]; e++) {
-      if (!mask || mask[e] !== 0) {
+      if (mask?.[e] !== 0) {
         lastTarget[s] = e;
         totalTargets++;
       }
@@ -145,14 +148,14 @@ export async function evaluate(scorer: SessionScorer, test: SessionData, opts: E
     for (let r = 0; r < nActive; r++) {
       const slot = rowSlot[r];
       const t = slotPos[slot] + 1;
-      if (!mask || mask[t] !== 0) {
+      if (mask?.[t] !== 0) {
         const base = r * nItems;
         const target = test.items[t];
         const ts = out[base + target];
         let rank: number;
         top.clear();
         let thr = -Infinity;
-        if (ts !== ts) {
+        if (Number.isNaN(ts)) {
           nanTargets++;
           rank = nItems;
           for (let j = 0; j < nItems; j++) {

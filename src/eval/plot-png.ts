@@ -133,14 +133,14 @@ function drawPanel(c: Canvas, panel: PlotPanel, l: PanelLayout, opts: PlotOption
 /** The smallest of 1, 2, 2.5, 5 × 10^n that is >= v (0.1 for an empty plot). */
 export function niceCeil(v: number): number {
   if (!(v > 0)) return 0.1;
-  const p = Math.pow(10, Math.floor(Math.log10(v)));
+  const p = 10 ** Math.floor(Math.log10(v));
   for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= v - 1e-12) return m * p;
   return 10 * p;
 }
 
 function tickStep(yMax: number): number {
   const raw = yMax / 5;
-  const p = Math.pow(10, Math.floor(Math.log10(raw)));
+  const p = 10 ** Math.floor(Math.log10(raw));
   for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= raw - 1e-12) return m * p;
   return 10 * p;
 }

@@ -29,7 +29,7 @@ export class TopK {
 
   /** NaN never enters: it compares false against everything and would poison the heap order. */
   offer(value: number, index: number): void {
-    if (value !== value) return;
+    if (Number.isNaN(value)) return;
     if (this.size < this.k) {
       let i = this.size++;
       while (i > 0) {

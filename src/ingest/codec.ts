@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import avro from 'avsc';
+import { type DeadLetterKind, InputError } from '../errors/errors.ts';
 import type { WireFormat } from '../config/config.ts';
 
 /** Event types of the click schema. */
@@ -28,7 +29,7 @@ export interface Recommendation {
   latencyMs: number;
 }
 
-export type ErrorKind = 'MALFORMED' | 'UNKNOWN_SCHEMA' | 'INVALID_FIELD' | 'UNKNOWN_ITEM' | 'TOO_LARGE' | 'KEY_MISMATCH';
+export type { DeadLetterKind };
 
 export interface DeadLetter {
   sourceTopic: string;
@@ -36,21 +37,13 @@ export interface DeadLetter {
   sourceOffset: number;
   key: Buffer | null;
   value: Buffer | null;
-  errorKind: ErrorKind;
+  errorKind: DeadLetterKind;
   reason: string;
   failedAt: number;
 }
 
 /** A record that could not be decoded; carries the dead-letter kind and a human-readable reason. */
-export class DecodeError extends Error {
-  constructor(
-    readonly kind: ErrorKind,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'DecodeError';
-  }
-}
+export class DecodeError extends InputError {}
 
 const SCHEMA_DIR = new URL('../../schemas/', import.meta.url);
 
@@ -138,13 +131,12 @@ export const MAX_CONTEXT_ENTRIES = 64;
  * `key` is the Kafka message key: it must equal sessionId, because partitioning (and so session
  * state placement) follows the key.
  */
-export function validateClick(ev: ClickEvent, key: Buffer | null): { kind: ErrorKind; reason: string } | null {
+export function validateClick(ev: ClickEvent, key: Buffer | null): { kind: DeadLetterKind; reason: string } | null {
   if (ev.sessionId.length === 0) return { kind: 'INVALID_FIELD', reason: 'sessionId is empty' };
   if (ev.itemId.length === 0) return { kind: 'INVALID_FIELD', reason: 'itemId is empty' };
   if (ev.sessionId.length > MAX_ID_LENGTH || ev.itemId.length > MAX_ID_LENGTH || (ev.userId?.length ?? 0) > MAX_ID_LENGTH)
     return { kind: 'TOO_LARGE', reason: `an id is longer than ${MAX_ID_LENGTH} characters` };
-  if (ev.context && Object.keys(ev.context).length > MAX_CONTEXT_ENTRIES)
-    return { kind: 'TOO_LARGE', reason: `context has more than ${MAX_CONTEXT_ENTRIES} entries` };
+  if (ev.context && Object.keys(ev.context).length > MAX_CONTEXT_ENTRIES) return { kind: 'TOO_LARGE', reason: `context has more than ${MAX_CONTEXT_ENTRIES} entries` };
   if (!Number.isFinite(ev.timestamp) || ev.timestamp < 0) return { kind: 'INVALID_FIELD', reason: `timestamp ${ev.timestamp} is not a valid epoch ms` };
   if (key !== null && key.toString('utf8') !== ev.sessionId)
     return { kind: 'KEY_MISMATCH', reason: `message key "${key.toString('utf8').slice(0, 64)}" differs from sessionId "${ev.sessionId.slice(0, 64)}"` };

@@ -19,9 +19,7 @@ export async function readTopicToEnd(
   let ends: Map<number, bigint>;
   try {
     const offsets = await admin.fetchTopicOffsets(topic);
-    ends = new Map(
-      offsets.filter((p) => (o.partitions ?? [p.partition]).includes(p.partition) && BigInt(p.high) > BigInt(p.low)).map((p) => [p.partition, BigInt(p.high) - 1n]),
-    );
+    ends = new Map(offsets.filter((p) => (o.partitions ?? [p.partition]).includes(p.partition) && BigInt(p.high) > BigInt(p.low)).map((p) => [p.partition, BigInt(p.high) - 1n]));
   } finally {
     await admin.disconnect();
   }
@@ -63,7 +61,10 @@ export async function readTopicToEnd(
     await Promise.race([
       done,
       new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`${topic} partitions [${[...pending]}] not read to their end within ${timeoutMs} ms (an open transaction holds them?)`)), timeoutMs);
+        timer = setTimeout(
+          () => reject(new Error(`${topic} partitions [${[...pending]}] not read to their end within ${timeoutMs} ms (an open transaction holds them?)`)),
+          timeoutMs,
+        );
       }),
     ]).finally(() => clearTimeout(timer));
   } finally {

@@ -97,7 +97,7 @@ export class LatencyHistogram {
     let acc = 0;
     for (let b = 0; b < LatencyHistogram.BUCKETS; b++) {
       acc += this.counts[b];
-      if (acc >= target) return Math.min(this.max, LatencyHistogram.MIN * Math.pow(LatencyHistogram.GROWTH, b + 1));
+      if (acc >= target) return Math.min(this.max, LatencyHistogram.MIN * LatencyHistogram.GROWTH ** (b + 1));
     }
     return this.max;
   }

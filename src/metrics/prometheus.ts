@@ -4,7 +4,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import { LatencyHistogram } from './online-metrics.ts';
-import type { ServingStats } from '../pipeline/serving-app.ts';
+import type { ServingStats } from './serving-stats.ts';
 
 export interface MetricsSource {
   stats: ServingStats;
@@ -20,7 +20,7 @@ const LE_MS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000];
 function histogram(name: string, help: string, h: LatencyHistogram, labels: string, scale: number): string[] {
   // Our histogram keeps log-spaced buckets; re-bin into fixed `le` edges from bucket upper bounds.
   const lines = [`# HELP ${name} ${help}`, `# TYPE ${name} histogram`];
-  const uppers = Array.from({ length: LatencyHistogram.BUCKETS }, (_, b) => 0.1 * Math.pow(1.122, b + 1));
+  const uppers = Array.from({ length: LatencyHistogram.BUCKETS }, (_, b) => 0.1 * 1.122 ** (b + 1));
   for (const le of LE_MS) {
     let c = 0;
     for (let b = 0; b < LatencyHistogram.BUCKETS; b++) if (uppers[b] <= le) c += h.counts[b];

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { expectedShapes, inputTableName, validateWeights, type Gru4RecArch, type Gru4RecWeights, type NamedTensor } from './weights.ts';
 import { gruStack, type GruLayerParams } from './gru-cell.ts';
 import { gatherRows, matMulBT } from './ops.ts';
-import { Rng } from './rng.ts';
+import { Rng } from '../random/rng.ts';
 
 /**
  * GRU4Rec written against the @tensorflow/tfjs API; runs on whichever backend is active.
@@ -112,9 +112,7 @@ export class Gru4Rec {
     const layers = Array.from({ length: this.nLayers }, (_, l) => this.layerParams(l));
     const next = gruStack(x, hidden, layers);
     const top = next[next.length - 1];
-    const scores = this.arch.useBias
-      ? tf.add(tf.matMul(top, this.outputTableT()), this.vars['out.by'])
-      : tf.matMul(top, this.outputTableT());
+    const scores = this.arch.useBias ? tf.add(tf.matMul(top, this.outputTableT()), this.vars['out.by']) : tf.matMul(top, this.outputTableT());
     return { hidden: next, scores: scores as tf.Tensor2D };
   }
 

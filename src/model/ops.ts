@@ -28,10 +28,7 @@ export const matMulBT = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFun
   save([a, b]);
   return {
     value: tf.transpose(tf.matMul(b, tf.transpose(a))),
-    gradFunc: (dy: tf.Tensor, [sa, sb]: tf.Tensor[]) => [
-      tf.matMul(dy as tf.Tensor2D, sb as tf.Tensor2D),
-      tf.matMul(tf.transpose(dy as tf.Tensor2D), sa as tf.Tensor2D),
-    ],
+    gradFunc: (dy: tf.Tensor, [sa, sb]: tf.Tensor[]) => [tf.matMul(dy as tf.Tensor2D, sb as tf.Tensor2D), tf.matMul(tf.transpose(dy as tf.Tensor2D), sa as tf.Tensor2D)],
   };
 }) as (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D;
 

@@ -1,4 +1,4 @@
-import { Rng } from './rng.ts';
+import type { Rng } from '../random/rng.ts';
 
 export interface SamplerOptions {
   /** Negatives handed out per training step. */
@@ -37,7 +37,7 @@ export class PopularitySampler {
     for (let i = 0; i < n; i++) {
       const s = support[i];
       if (!(s >= 0)) throw new Error(`sampler: support of item ${i} is ${s}, must be >= 0`);
-      weights[i] = Math.pow(s, opts.alpha);
+      weights[i] = s ** opts.alpha;
       total += weights[i];
     }
     if (!(total > 0)) throw new Error('sampler: every item has zero sampling weight');

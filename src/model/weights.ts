@@ -74,8 +74,7 @@ export function validateWeights(w: Gru4RecWeights): void {
   for (const [name, shape] of Object.entries(shapes)) {
     const t = w.tensors[name];
     if (!t) throw new Error(`weights: tensor "${name}" is missing`);
-    if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i]))
-      throw new Error(`weights: tensor "${name}" has shape [${t.shape}], expected [${shape}]`);
+    if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) throw new Error(`weights: tensor "${name}" has shape [${t.shape}], expected [${shape}]`);
     const n = shape.reduce((a, b) => a * b, 1);
     if (t.data.length !== n) throw new Error(`weights: tensor "${name}" holds ${t.data.length} values, expected ${n}`);
     for (let i = 0; i < t.data.length; i++) {

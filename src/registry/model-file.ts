@@ -28,7 +28,8 @@ import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import { join } from 'node:path';
 import { expectedShapes, validateWeights, type Gru4RecArch, type Gru4RecWeights, type NamedTensor } from '../model/weights.ts';
-import { archOf, validateGru4RecConfig, type Gru4RecConfig } from '../train/config.ts';
+import { archOf, validateGru4RecConfig, type Gru4RecConfig } from '../model/gru4rec-config.ts';
+import { ModelFileError } from '../errors/errors.ts';
 
 export const MODEL_FORMAT = 'streamrec-gru4rec';
 export const MODEL_FORMAT_VERSION = 1;
@@ -79,8 +80,8 @@ export interface LoadedModel {
 export async function saveModel(dir: string, input: SaveModelInput): Promise<ModelJson> {
   const { weights, itemIds } = input;
   validateWeights(weights);
-  if (itemIds.length !== weights.arch.nItems) throw new Error(`saveModel: ${itemIds.length} item ids for a model of ${weights.arch.nItems} items`);
-  if (input.config) checkConfigMatches(input.config, weights.arch, 'saveModel');
+  if (itemIds.length !== weights.arch.nItems) throw new ModelFileError(dir, `${itemIds.length} item ids for a model of ${weights.arch.nItems} items`);
+  if (input.config) checkConfigMatches(input.config, weights.arch, dir);
   const names = Object.keys(expectedShapes(weights.arch));
   const tensors: TensorEntry[] = [];
   let bytes = 0;
@@ -120,20 +121,20 @@ export async function saveModel(dir: string, input: SaveModelInput): Promise<Mod
 export async function loadModel(dir: string): Promise<LoadedModel> {
   const jsonPath = join(dir, MODEL_JSON);
   const binPath = join(dir, WEIGHTS_BIN);
-  if (!existsSync(dir)) throw new Error(`model directory ${dir} does not exist`);
-  if (!existsSync(jsonPath)) throw new Error(`model file ${jsonPath} is missing`);
-  if (!existsSync(binPath)) throw new Error(`model file ${binPath} is missing`);
+  if (!existsSync(dir)) throw new ModelFileError(dir, 'model directory does not exist');
+  if (!existsSync(jsonPath)) throw new ModelFileError(jsonPath, 'missing');
+  if (!existsSync(binPath)) throw new ModelFileError(binPath, 'missing');
   let raw: unknown;
   try {
     raw = JSON.parse(await readFile(jsonPath, 'utf8'));
   } catch (err) {
-    throw new Error(`${jsonPath} is not valid JSON: ${(err as Error).message}`);
+    throw new ModelFileError(jsonPath, `not valid JSON: ${(err as Error).message}`);
   }
   const json = checkModelJson(raw, jsonPath);
   const size = (await stat(binPath)).size;
   const needed = json.tensors.reduce((end, t) => Math.max(end, t.offset + t.length * 4), 0);
-  if (size < needed) throw new Error(`${binPath} is truncated: it holds ${size} bytes, the tensors in model.json need ${needed}`);
-  if (size > needed) throw new Error(`${binPath} holds ${size} bytes, more than the ${needed} the tensors in model.json describe`);
+  if (size < needed) throw new ModelFileError(binPath, `truncated: it holds ${size} bytes, the tensors in model.json need ${needed}`);
+  if (size > needed) throw new ModelFileError(binPath, `holds ${size} bytes, more than the ${needed} the tensors in model.json describe`);
   const bin = await readFile(binPath);
   const tensors: Record<string, NamedTensor> = {};
   for (const entry of json.tensors) tensors[entry.name] = { shape: [...entry.shape], data: readFloat32(bin, entry.offset, entry.length) };
@@ -141,7 +142,7 @@ export async function loadModel(dir: string): Promise<LoadedModel> {
   try {
     validateWeights(weights);
   } catch (err) {
-    throw new Error(`${dir}: ${(err as Error).message}`);
+    throw new ModelFileError(binPath, (err as Error).message);
   }
   return {
     weights,
@@ -156,7 +157,7 @@ export async function loadModel(dir: string): Promise<LoadedModel> {
 
 function checkModelJson(raw: unknown, path: string): ModelJson {
   const fail = (msg: string): never => {
-    throw new Error(`${path}: ${msg}`);
+    throw new ModelFileError(path, msg);
   };
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail('expected a JSON object');
   const j = raw as Record<string, unknown>;
@@ -210,7 +211,7 @@ function checkModelJson(raw: unknown, path: string): ModelJson {
 function checkConfigMatches(config: Gru4RecConfig, arch: Gru4RecArch, where: string): void {
   const want = archOf(config, arch.nItems);
   if (JSON.stringify(want) !== JSON.stringify({ ...arch, hiddenSizes: [...arch.hiddenSizes] }))
-    throw new Error(`${where}: the config describes architecture ${JSON.stringify(want)}, the weights have ${JSON.stringify(arch)}`);
+    throw new ModelFileError(where, `the config describes architecture ${JSON.stringify(want)}, the weights have ${JSON.stringify(arch)}`);
 }
 
 function readFloat32(bin: Buffer, offset: number, length: number): Float32Array {

@@ -51,13 +51,7 @@ export function recordBytes(hiddenSizes: readonly number[], historyCount: number
 }
 
 /** Writes the header; returns the offset where layer 0's values go. */
-export function writeHeader(
-  buf: Buffer,
-  hiddenSizes: readonly number[],
-  historyCount: number,
-  eventCount: number,
-  lastUpdate: number,
-): number {
+export function writeHeader(buf: Buffer, hiddenSizes: readonly number[], historyCount: number, eventCount: number, lastUpdate: number): number {
   let o = buf.writeUInt8(SESSION_RECORD_VERSION, 0);
   o = buf.writeUInt8(hiddenSizes.length, o);
   for (const h of hiddenSizes) o = buf.writeUInt32LE(h, o);

@@ -520,9 +520,7 @@ export class SessionStore {
     if (this.freeTop > 0) return this.freeSlots[--this.freeTop];
     const victim = this.head;
     if (this.generation !== 0 && this.generations[victim] === this.generation) {
-      throw new RangeError(
-        `session store full: maxSessions (${this.capacity}) is smaller than the distinct sessions of one batch`,
-      );
+      throw new RangeError(`session store full: maxSessions (${this.capacity}) is smaller than the distinct sessions of one batch`);
     }
     this.evict(victim, 'capacity');
     return victim;

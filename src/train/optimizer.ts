@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { gatherRows } from '../model/ops.ts';
-import type { Gru4RecConfig } from './config.ts';
+import type { Gru4RecConfig } from '../model/gru4rec-config.ts';
 
 type OptimizerConfig = Pick<Gru4RecConfig, 'optimizer' | 'learningRate' | 'momentum' | 'adamBeta1' | 'adamBeta2' | 'epsilon' | 'weightDecay'>;
 
@@ -53,8 +53,8 @@ export class Gru4RecOptimizer {
       const v = tf.add(tf.mul(b2, s.acc), tf.mul(1 - b2, tf.square(g)));
       s.mom!.assign(m);
       s.acc.assign(v);
-      const mHat = tf.div(m, 1 - Math.pow(b1, this.steps));
-      const vHat = tf.div(v, 1 - Math.pow(b2, this.steps));
+      const mHat = tf.div(m, 1 - b1 ** this.steps);
+      const vHat = tf.div(v, 1 - b2 ** this.steps);
       const upd = tf.div(mHat, tf.add(tf.sqrt(vHat), eps));
       p.assign(tf.sub(p, tf.mul(lr, wd > 0 ? tf.add(upd, tf.mul(wd, p)) : upd)));
       return;

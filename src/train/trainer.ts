@@ -3,9 +3,9 @@ import { eventCount, type SessionData } from '../data/sessions.ts';
 import { Gru4Rec } from '../model/gru4rec.ts';
 import { sampledLoss, targetMask } from '../model/losses.ts';
 import { gatherRows } from '../model/ops.ts';
-import { Rng } from '../model/rng.ts';
+import { Rng } from '../random/rng.ts';
 import { PopularitySampler } from '../model/sampler.ts';
-import { archOf, type Gru4RecConfig } from './config.ts';
+import { archOf, type Gru4RecConfig } from '../model/gru4rec-config.ts';
 import { Gru4RecOptimizer } from './optimizer.ts';
 import { RowSlice } from './row-slice.ts';
 import { SessionParallelIterator, type SessionBatch } from './session-parallel.ts';
@@ -205,9 +205,7 @@ export class Gru4RecTrainer {
       this.slices.forEach((s, i) => {
         const r = s.rows;
         const uniqueT = tf.tensor2d(r.unique, [r.unique.length, 1], 'int32');
-        const g = r.hasDuplicates
-          ? tf.sparse.sparseSegmentSum(rowGrads[i], tf.tensor1d(r.order, 'int32'), tf.tensor1d(r.segments, 'int32'))
-          : rowGrads[i];
+        const g = r.hasDuplicates ? tf.sparse.sparseSegmentSum(rowGrads[i], tf.tensor1d(r.order, 'int32'), tf.tensor1d(r.segments, 'int32')) : rowGrads[i];
         this.optimizer.rows(s.name, this.model.vars[s.name], uniqueT, g);
       });
       return value;

@@ -2,13 +2,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Message } from 'kafkajs';
-import { collect, testConfig, waitFor } from '../helpers/kafka.ts';
-import { TEST_ARCH, testItemIds } from '../helpers/serve-child.ts';
+import { collect, testConfig, waitFor } from '../support/kafka.ts';
+import { TEST_ARCH, testItemIds } from '../support/serve-child.ts';
 import { createKafka } from '../../src/kafka/client.ts';
 import { makeCodecs, type ClickEvent, type Recommendation } from '../../src/ingest/codec.ts';
-import { ServingApp } from '../../src/pipeline/serving-app.ts';
-import { buildGru4RecRecommender } from '../../src/pipeline/create-recommender.ts';
-import { syntheticWeights } from '../../src/serve/synthetic-weights.ts';
+import { ServingApp } from '../../src/serving/serving-app.ts';
+import { buildGru4RecRecommender } from '../../src/serving/create-recommender.ts';
+import { syntheticWeights } from '../support/synthetic-weights.ts';
 import type { StreamrecConfig } from '../../src/config/config.ts';
 
 const N_SESSIONS = 40;
@@ -18,7 +18,14 @@ function wave(from: number, to: number): ClickEvent[] {
   const out: ClickEvent[] = [];
   for (let e = from; e < to; e++)
     for (let s = 0; s < N_SESSIONS; s++)
-      out.push({ sessionId: `s${s}`, userId: null, itemId: testItemIds[(s * 37 + e * 11 + e * e) % TEST_ARCH.nItems], eventType: 'CLICK', timestamp: 1_000_000 + e * 1000 + s, context: null });
+      out.push({
+        sessionId: `s${s}`,
+        userId: null,
+        itemId: testItemIds[(s * 37 + e * 11 + e * e) % TEST_ARCH.nItems],
+        eventType: 'CLICK',
+        timestamp: 1_000_000 + e * 1000 + s,
+        context: null,
+      });
   return out;
 }
 
@@ -125,7 +132,7 @@ function child(cfg: StreamrecConfig, instance: string): { proc: ChildProcess; se
     STREAMREC_GROUPS__SERVING: cfg.groups.serving,
     STREAMREC_SERVING__BATCH__MAX_SIZE: '32',
   };
-  const proc = spawn(process.execPath, ['--import', 'tsx', new URL('../helpers/serve-child.ts', import.meta.url).pathname], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  const proc = spawn(process.execPath, ['--import', 'tsx', new URL('../support/serve-child.ts', import.meta.url).pathname], { env, stdio: ['ignore', 'pipe', 'inherit'] });
   let served = 0;
   let restored = 0;
   let onReady!: () => void;
@@ -133,7 +140,7 @@ function child(cfg: StreamrecConfig, instance: string): { proc: ChildProcess; se
   let buf = '';
   proc.stdout!.on('data', (d: Buffer) => {
     buf += d.toString();
-    let nl;
+    let nl: number;
     while ((nl = buf.indexOf('\n')) >= 0) {
       const line = buf.slice(0, nl);
       buf = buf.slice(nl + 1);

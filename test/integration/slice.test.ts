@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Message } from 'kafkajs';
-import { collect, testConfig, waitFor } from '../helpers/kafka.ts';
+import { collect, testConfig, waitFor } from '../support/kafka.ts';
 import { createKafka } from '../../src/kafka/client.ts';
 import { makeCodecs, type ClickEvent } from '../../src/ingest/codec.ts';
-import { ServingApp } from '../../src/pipeline/serving-app.ts';
-import { CooccurrenceRecommender } from '../../src/model/cooccurrence.ts';
+import { ServingApp } from '../../src/serving/serving-app.ts';
+import { CooccurrenceRecommender } from '../../src/serving/cooccurrence-recommender.ts';
 import type { StreamrecConfig } from '../../src/config/config.ts';
 
 function clicks(nSessions: number, perSession: number, from = 0): ClickEvent[] {

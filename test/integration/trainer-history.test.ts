@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { testConfig } from '../helpers/kafka.ts';
+import { testConfig } from '../support/kafka.ts';
 import { createKafka } from '../../src/kafka/client.ts';
 import { makeCodecs, type ClickEvent } from '../../src/ingest/codec.ts';
 import { loadClickHistory } from '../../src/train/topic-history.ts';

@@ -25,11 +25,14 @@ test('repeated sessions are spread over steps, each keeping its events in order'
 test('randomised: every step holds distinct sessions and per-session order is kept', () => {
   const planner = new StepPlanner(50);
   let state = 7;
-  const rand = (n: number) => ((state = (Math.imul(state, 1103515245) + 12345) >>> 0) % n);
+  const rand = (n: number) => (state = (Math.imul(state, 1103515245) + 12345) >>> 0) % n;
   for (let round = 0; round < 200; round++) {
     const slots = Array.from({ length: 1 + rand(400) }, () => rand(50));
     const plan = steps(planner, slots);
-    assert.deepEqual(plan.flat().sort((a, b) => a - b), slots.map((_, i) => i));
+    assert.deepEqual(
+      plan.flat().sort((a, b) => a - b),
+      slots.map((_, i) => i),
+    );
     const lastStep = new Map<number, number>();
     const lastPos = new Map<number, number>();
     plan.forEach((step, s) => {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { runEval } from '../../src/cli/eval.ts';
 import { saveModel } from '../../src/registry/model-file.ts';
-import { syntheticWeights } from '../../src/serve/synthetic-weights.ts';
+import { syntheticWeights } from '../support/synthetic-weights.ts';
 
 function tsv(rows: Array<[number, string, number]>): string {
   return 'SessionId\tItemId\tTime\n' + rows.map((r) => r.join('\t')).join('\n') + '\n';
@@ -16,7 +16,16 @@ test('streamrec eval: baselines and a saved model through one evaluator, JSON an
   const train: Array<[number, string, number]> = [];
   for (let s = 0; s < 30; s++) for (let e = 0; e < 4; e++) train.push([s, `i${(s + e) % 12}`, s * 10 + e]);
   writeFileSync(join(dir, 'train.tsv'), tsv(train));
-  writeFileSync(join(dir, 'test.tsv'), tsv([[100, 'i1', 1000], [100, 'i2', 1001], [100, 'unknown', 1002], [100, 'i3', 1003], [101, 'i5', 1004]]));
+  writeFileSync(
+    join(dir, 'test.tsv'),
+    tsv([
+      [100, 'i1', 1000],
+      [100, 'i2', 1001],
+      [100, 'unknown', 1002],
+      [100, 'i3', 1003],
+      [101, 'i5', 1004],
+    ]),
+  );
   const itemIds = Array.from({ length: 12 }, (_, i) => `i${(i * 7) % 12}`);
   const weights = syntheticWeights({ nItems: 12, embeddingDim: 0, hiddenSizes: [8], constrainedEmbedding: false, useBias: true }, 3);
   await saveModel(join(dir, 'model'), { weights, itemIds, config: null, version: 'v-test' });

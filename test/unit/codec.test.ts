@@ -26,9 +26,29 @@ test('click round trip, Confluent wire format: magic byte 0 + big-endian schema 
 test('recommendation and dead-letter round trips', () => {
   for (const fmt of ['plain', 'confluent'] as const) {
     const c = makeCodecs(fmt);
-    const rec = { sessionId: 's', sourceTopic: 't', sourcePartition: 2, sourceOffset: 12345678901, eventTimestamp: 1, itemIds: ['a', 'b'], scores: [0.5, 0.25], modelVersion: 'v1', producedAt: 2, latencyMs: 1.5 };
+    const rec = {
+      sessionId: 's',
+      sourceTopic: 't',
+      sourcePartition: 2,
+      sourceOffset: 12345678901,
+      eventTimestamp: 1,
+      itemIds: ['a', 'b'],
+      scores: [0.5, 0.25],
+      modelVersion: 'v1',
+      producedAt: 2,
+      latencyMs: 1.5,
+    };
     assert.deepEqual(own(c.recommendation.decode(c.recommendation.encode(rec))), rec);
-    const dl = { sourceTopic: 't', sourcePartition: 0, sourceOffset: 7, key: Buffer.from('k'), value: Buffer.from([1, 2, 3]), errorKind: 'MALFORMED' as const, reason: 'why', failedAt: 3 };
+    const dl = {
+      sourceTopic: 't',
+      sourcePartition: 0,
+      sourceOffset: 7,
+      key: Buffer.from('k'),
+      value: Buffer.from([1, 2, 3]),
+      errorKind: 'MALFORMED' as const,
+      reason: 'why',
+      failedAt: 3,
+    };
     assert.deepEqual(own(c.deadLetter.decode(c.deadLetter.encode(dl))), dl);
   }
 });
@@ -47,7 +67,7 @@ test('malformed inputs raise DecodeError with a kind', () => {
     ['unknown schema id', () => conf.decode(Buffer.concat([Buffer.from([0, 0, 0, 0, 99]), good])), 'UNKNOWN_SCHEMA'],
   ];
   for (const [name, fn, kind] of cases) {
-    assert.throws(fn, (e: unknown) => e instanceof DecodeError && e.kind === kind, name);
+    assert.throws(fn, (e: unknown) => e instanceof DecodeError && e.deadLetterKind === kind, name);
   }
 });
 

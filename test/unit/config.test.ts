@@ -33,7 +33,10 @@ test('environment overrides: KAFKA_BROKERS and STREAMREC_<PATH>', () => {
 });
 
 test('an override naming no field is refused', () => {
-  assert.throws(() => applyEnvOverrides(raw(), { STREAMREC_SERVING__BATCH__MAX_SIZ: '1' }), (e: unknown) => e instanceof ConfigError && /MAX_SIZ/.test(e.message));
+  assert.throws(
+    () => applyEnvOverrides(raw(), { STREAMREC_SERVING__BATCH__MAX_SIZ: '1' }),
+    (e: unknown) => e instanceof ConfigError && /MAX_SIZ/.test(e.message),
+  );
 });
 
 const bad: Array<[string, (r: Record<string, any>) => void, RegExp]> = [
@@ -51,7 +54,10 @@ for (const [name, mutate, message] of bad) {
   test(`bad config is refused naming the field: ${name}`, () => {
     const r = raw();
     mutate(r);
-    assert.throws(() => validateConfig(r), (e: unknown) => e instanceof ConfigError && message.test(e.message));
+    assert.throws(
+      () => validateConfig(r),
+      (e: unknown) => e instanceof ConfigError && message.test(e.message),
+    );
   });
 }
 

@@ -21,7 +21,11 @@ function sessions(list: number[][], endTimes?: number[]): SessionData {
 }
 
 /** Feeds `seq` into slot 0 from a fresh state and returns the scores after the last item. */
-function scoresAfter(scorer: { nItems: number; reset(s: Int32Array): void; step(n: number, s: Int32Array, i: Int32Array, o: Float32Array): unknown }, seq: number[], slot = 0): number[] {
+function scoresAfter(
+  scorer: { nItems: number; reset(s: Int32Array): void; step(n: number, s: Int32Array, i: Int32Array, o: Float32Array): unknown },
+  seq: number[],
+  slot = 0,
+): number[] {
   const out = new Float32Array(scorer.nItems);
   const slots = Int32Array.of(slot);
   scorer.reset(slots);
@@ -44,7 +48,11 @@ test('popularity scores every slot with the training event counts', () => {
 
 // Training sessions A=[0,1], B=[0,1,2], C=[2,3]: supports 0:2 1:2 2:2 3:1,
 // co-occurrences (0,1)=2 (0,2)=1 (1,2)=1 (2,3)=1.
-const KNN_TRAIN = [[0, 1], [0, 1, 2], [2, 3]];
+const KNN_TRAIN = [
+  [0, 1],
+  [0, 1, 2],
+  [2, 3],
+];
 
 test('item-kNN with lambda 0 is cosine similarity of co-occurrence counts', () => {
   const knn = new ItemKnnScorer({ lambda: 0 }).fit(sessions(KNN_TRAIN), 4);
@@ -84,7 +92,11 @@ test('item-kNN neighbour storage grows past its initial estimate', () => {
   // One session of 10 distinct items: 10 events but 90 neighbour entries, each of similarity 1.
   const knn = new ItemKnnScorer({ lambda: 0 }).fit(sessions([[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]]), 10);
   assert.equal(knn.rowPtr[10], 90);
-  for (let i = 0; i < 10; i++) close(scoresAfter(knn, [i]), Array.from({ length: 10 }, (_, j) => (j === i ? 0 : 1)));
+  for (let i = 0; i < 10; i++)
+    close(
+      scoresAfter(knn, [i]),
+      Array.from({ length: 10 }, (_, j) => (j === i ? 0 : 1)),
+    );
 });
 
 // Training sessions by end time: S0=[0,1]@1, S1=[1,2]@2, S2=[2,3,4]@3, S3=[5]@4.
@@ -155,7 +167,10 @@ test('kNN baselines beat popularity on sequential toy data through the evaluator
   const train: number[][] = [];
   for (let r = 0; r < 5; r++) train.push([0, 1], [1, 2], [2, 3], [4, 5], [5, 6], [7, 7, 7, 7, 7, 7]);
   const trainData = sessions(train);
-  const test = sessions([[0, 1, 2, 3], [4, 5, 6]]);
+  const test = sessions([
+    [0, 1, 2, 3],
+    [4, 5, 6],
+  ]);
   const cutoffs = [2, 3];
   const pop = await evaluate(new PopularityScorer().fit(trainData, 8), test, { cutoffs });
   const iknn = await evaluate(new ItemKnnScorer().fit(trainData, 8), test, { cutoffs });

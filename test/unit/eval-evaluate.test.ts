@@ -1,10 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { sessions } from '../helpers/sessions.ts';
+import { sessions } from '../support/sessions.ts';
 import type { SessionScorer } from '../../src/eval/scorer.ts';
 import { evaluate } from '../../src/eval/evaluate.ts';
 import { PopularityScorer } from '../../src/eval/baselines/popularity.ts';
-
 
 /** Scores depend only on the item just fed: row `table[item]`. */
 class TableScorer implements SessionScorer {
@@ -62,7 +61,14 @@ test('Recall@k and MRR@k match hand-computed ranks 2, 4 and 1', async () => {
     [0.1, 0.2, 0.3, 0.4, 0.5], // after 3, target 4: top -> rank 1
     [0, 0, 0, 0, 0],
   ];
-  const r = await evaluate(new TableScorer(table), sessions([[0, 1, 2], [3, 4]]), { cutoffs: [1, 2, 3, 5] });
+  const r = await evaluate(
+    new TableScorer(table),
+    sessions([
+      [0, 1, 2],
+      [3, 4],
+    ]),
+    { cutoffs: [1, 2, 3, 5] },
+  );
   assert.equal(r.events, 3);
   assert.equal(r.sessions, 2);
   assert.equal(r.recall[1], 1 / 3);
@@ -79,7 +85,13 @@ test('Recall@k and MRR@k match hand-computed ranks 2, 4 and 1', async () => {
 
 test('ties: conservative counts them against the model, standard for it, median halfway', async () => {
   // After item 0 the target 1 scores 0.5, tied with items 2 and 3; item 4 is above.
-  const table = [[0, 0.5, 0.5, 0.5, 0.7], [0, 0, 0, 0, 0], [0, 0, 0, 0, 0], [0, 0, 0, 0, 0], [0, 0, 0, 0, 0]];
+  const table = [
+    [0, 0.5, 0.5, 0.5, 0.7],
+    [0, 0, 0, 0, 0],
+    [0, 0, 0, 0, 0],
+    [0, 0, 0, 0, 0],
+    [0, 0, 0, 0, 0],
+  ];
   const data = sessions([[0, 1]]);
   const cons = await evaluate(new TableScorer(table), data, { cutoffs: [20] });
   const std = await evaluate(new TableScorer(table), data, { cutoffs: [20], tieMode: 'standard' });
@@ -96,7 +108,10 @@ test('ties: conservative counts them against the model, standard for it, median 
 test('a constant scorer gets no hits under the default tie mode', async () => {
   const nItems = 50;
   const zeros = Array.from({ length: nItems }, () => new Array<number>(nItems).fill(0));
-  const data = sessions([[1, 2, 3], [4, 5]]);
+  const data = sessions([
+    [1, 2, 3],
+    [4, 5],
+  ]);
   const cons = await evaluate(new TableScorer(zeros), data, { cutoffs: [20] });
   assert.equal(cons.recall[20], 0);
   assert.equal(cons.mrr[20], 0);
@@ -110,13 +125,16 @@ test('the first event is only input, the last only a target; length-1 sessions a
   const r = await evaluate(scorer, data, { batchSize: 2 });
   assert.equal(r.events, 3);
   assert.equal(r.sessions, 2);
-  assert.deepEqual(scorer.fed.filter((s) => s.length > 0), [[1], [4, 5]]);
+  assert.deepEqual(
+    scorer.fed.filter((s) => s.length > 0),
+    [[1], [4, 5]],
+  );
 });
 
 test('results do not depend on the number of slots: long sessions and more sessions than slots', async () => {
   const nItems = 7;
   let seed = 12345;
-  const rnd = (): number => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+  const rnd = (): number => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
   const list: number[][] = [];
   for (let s = 0; s < 40; s++) {
     const len = 2 + Math.floor(rnd() * 12);
@@ -150,10 +168,21 @@ test('results do not depend on the number of slots: long sessions and more sessi
 });
 
 test('coverage and popularity bias come from the top-listLength lists', async () => {
-  const train = sessions([[0, 1, 1], [1, 2, 1], [2, 0]]); // counts: 0:2, 1:4, 2:2, 3:0
+  const train = sessions([
+    [0, 1, 1],
+    [1, 2, 1],
+    [2, 0],
+  ]); // counts: 0:2, 1:4, 2:2, 3:0
   const pop = new PopularityScorer().fit(train, 4);
   const counts = Float64Array.from([2, 4, 2, 0]);
-  const r = await evaluate(pop, sessions([[3, 0], [0, 2, 1]]), { listLength: 2, trainPopularity: counts, cutoffs: [1, 2] });
+  const r = await evaluate(
+    pop,
+    sessions([
+      [3, 0],
+      [0, 2, 1],
+    ]),
+    { listLength: 2, trainPopularity: counts, cutoffs: [1, 2] },
+  );
   // Always recommends [1, 0] (0 beats 2 on the index tie-break).
   assert.equal(r.coverage, 2 / 4);
   assert.equal(r.popularityBias, (1 + 0.5) / 2);
@@ -165,21 +194,47 @@ test('coverage and popularity bias come from the top-listLength lists', async ()
 });
 
 test('a NaN target score counts as a miss and is reported', async () => {
-  const table = [[0, NaN, 1], [0, 0, 0], [1, 0.5, 0]];
-  const r = await evaluate(new TableScorer(table), sessions([[0, 1], [2, 0]]), { cutoffs: [1] });
+  const table = [
+    [0, NaN, 1],
+    [0, 0, 0],
+    [1, 0.5, 0],
+  ];
+  const r = await evaluate(
+    new TableScorer(table),
+    sessions([
+      [0, 1],
+      [2, 0],
+    ]),
+    { cutoffs: [1] },
+  );
   assert.equal(r.nanTargets, 1);
   assert.equal(r.recall[1], 1 / 2);
 });
 
 test('items outside the scorer catalogue are rejected with a pointer to the fix', async () => {
-  const table = [[0, 1], [1, 0]];
+  const table = [
+    [0, 1],
+    [1, 0],
+  ];
   await assert.rejects(evaluate(new TableScorer(table), sessions([[0, 5]])), /outside the scorer's catalogue/);
 });
 
 test('onProgress reaches the total number of targets', async () => {
   const calls: Array<[number, number]> = [];
-  const table = [[1, 0, 0], [0, 1, 0], [0, 0, 1]];
-  await evaluate(new TableScorer(table), sessions([[0, 1, 2], [1, 2], [2, 0, 1, 2]]), { batchSize: 2, onProgress: (d, t) => calls.push([d, t]) });
+  const table = [
+    [1, 0, 0],
+    [0, 1, 0],
+    [0, 0, 1],
+  ];
+  await evaluate(
+    new TableScorer(table),
+    sessions([
+      [0, 1, 2],
+      [1, 2],
+      [2, 0, 1, 2],
+    ]),
+    { batchSize: 2, onProgress: (d, t) => calls.push([d, t]) },
+  );
   assert.ok(calls.length >= 3);
   assert.deepEqual(calls[calls.length - 1], [6, 6]);
   for (let i = 1; i < calls.length; i++) assert.ok(calls[i][0] >= calls[i - 1][0]);

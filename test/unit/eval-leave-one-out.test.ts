@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { SessionData } from '../../src/data/sessions.ts';
-import { sessions as sessionsOf } from '../helpers/sessions.ts';
+import { sessions as sessionsOf } from '../support/sessions.ts';
 import type { SessionScorer } from '../../src/eval/scorer.ts';
 import { evaluateLeaveOneOut, lastEventMask, leaveOneOutSplit } from '../../src/eval/leave-one-out.ts';
 
@@ -13,15 +13,25 @@ function lists(d: SessionData): number[][] {
   return out;
 }
 
-const USERS = [[0, 1, 2, 3], [4, 5, 6], [7, 8]];
+const USERS = [
+  [0, 1, 2, 3],
+  [4, 5, 6],
+  [7, 8],
+];
 
 test('leaveOneOutSplit holds out the last two items of users with at least three', () => {
   const split = leaveOneOutSplit(sessions(USERS));
   assert.deepEqual([...split.users], [0, 1]);
   assert.deepEqual(lists(split.train), [[0, 1], [4], [7, 8]], 'short users train whole');
   assert.deepEqual(split.train.sessionIds, ['u0', 'u1', 'u2']);
-  assert.deepEqual(lists(split.valid), [[0, 1, 2], [4, 5]]);
-  assert.deepEqual(lists(split.test), [[0, 1, 2, 3], [4, 5, 6]]);
+  assert.deepEqual(lists(split.valid), [
+    [0, 1, 2],
+    [4, 5],
+  ]);
+  assert.deepEqual(lists(split.test), [
+    [0, 1, 2, 3],
+    [4, 5, 6],
+  ]);
   assert.deepEqual(split.test.sessionIds, ['u0', 'u1']);
   assert.deepEqual([...lastEventMask(split.test)], [0, 0, 0, 1, 0, 0, 1]);
 });
@@ -43,7 +53,11 @@ class NextIdScorer implements SessionScorer {
 
 test('evaluateLeaveOneOut feeds each prefix and ranks only the held-out target', async () => {
   // u0 = 0 1 2 3 is predictable by "next id", u1 = 4 5 9 is not at its end; u2 is too short.
-  const data = sessions([[0, 1, 2, 3], [4, 5, 9], [7, 8]]);
+  const data = sessions([
+    [0, 1, 2, 3],
+    [4, 5, 9],
+    [7, 8],
+  ]);
   const scorer = new NextIdScorer(10);
   const t = await evaluateLeaveOneOut(scorer, data, { target: 'test', cutoffs: [1] });
   assert.equal(t.events, 2);

@@ -80,13 +80,25 @@ test('the bitmap font draws glyph pixels at scale', () => {
   assert.deepEqual(c.getPixel(10, 2), [0, 0, 0]);
   assert.deepEqual(c.getPixel(5, 12), [0, 0, 0]);
   assert.deepEqual(c.getPixel(1, 6), [255, 255, 255]);
-  assert.equal(glyph('g').slice(35).some((b) => b === 1), true, 'g has a descender');
+  assert.equal(
+    glyph('g')
+      .slice(35)
+      .some((b) => b === 1),
+    true,
+    'g has a descender',
+  );
 });
 
 test('plotRecallCurves writes a valid PNG with the series, axes and legend drawn', () => {
   const curve = (top: number): number[] => Array.from({ length: 20 }, (_, i) => (top * (i + 1)) / 20);
   const panels: PlotPanel[] = [
-    { title: 'rsc15-100k', series: [{ name: 'popularity', values: curve(0.1) }, { name: 'item-kNN', values: curve(0.4) }] },
+    {
+      title: 'rsc15-100k',
+      series: [
+        { name: 'popularity', values: curve(0.1) },
+        { name: 'item-kNN', values: curve(0.4) },
+      ],
+    },
     { title: 'amazon-video', series: [{ name: 'session-kNN', values: curve(0.2) }] },
   ];
   const d = decodePng(plotRecallCurves(panels, { panelWidth: 700, panelHeight: 420 }));

@@ -13,8 +13,15 @@ test('a dataset replays in event-time order with sessions interleaved and each s
     { session: 'a', item: 'z', time: 9 },
   ]);
   const out = [...clicksInTimeOrder(data, index)];
-  assert.deepEqual(out.map((c) => `${c.sessionId}:${c.itemId}`), ['a:x', 'b:z', 'b:x', 'a:y', 'a:z']);
-  assert.deepEqual(out.map((c) => c.timestamp), [1000, 2000, 3000, 5000, 9000], 'seconds become epoch ms');
+  assert.deepEqual(
+    out.map((c) => `${c.sessionId}:${c.itemId}`),
+    ['a:x', 'b:z', 'b:x', 'a:y', 'a:z'],
+  );
+  assert.deepEqual(
+    out.map((c) => c.timestamp),
+    [1000, 2000, 3000, 5000, 9000],
+    'seconds become epoch ms',
+  );
   assert.ok(out.every((c) => c.eventType === 'CLICK' && c.userId === null));
 });
 

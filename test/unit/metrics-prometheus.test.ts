@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { renderMetrics, serveMetrics } from '../../src/metrics/prometheus.ts';
 import { LatencyHistogram, PrequentialMetrics } from '../../src/metrics/online-metrics.ts';
-import type { ServingStats } from '../../src/pipeline/serving-app.ts';
+import type { ServingStats } from '../../src/metrics/serving-stats.ts';
 
 function stats(): ServingStats {
   const latency = new LatencyHistogram();
@@ -11,9 +11,16 @@ function stats(): ServingStats {
   quality.emitted('s', ['a', 'b']);
   quality.observe('s', 'b');
   return {
-    eventsIn: 10, recommendationsOut: 8, batches: 2, transactionsAborted: 0, changelogRecordsOut: 5, restoredRecords: 0,
+    eventsIn: 10,
+    recommendationsOut: 8,
+    batches: 2,
+    transactionsAborted: 0,
+    changelogRecordsOut: 5,
+    restoredRecords: 0,
     deadLetters: { MALFORMED: 1, UNKNOWN_SCHEMA: 0, INVALID_FIELD: 0, UNKNOWN_ITEM: 1, TOO_LARGE: 0, KEY_MISMATCH: 0 },
-    latency, recentLatency: new LatencyHistogram(), quality,
+    latency,
+    recentLatency: new LatencyHistogram(),
+    quality,
   };
 }
 

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { initBackend } from '../../src/model/backend.ts';
 import { Gru4Rec } from '../../src/model/gru4rec.ts';
 import { loadModel, saveModel, MODEL_JSON, WEIGHTS_BIN } from '../../src/registry/model-file.ts';
-import { archOf, validateGru4RecConfig } from '../../src/train/config.ts';
+import { archOf, validateGru4RecConfig } from '../../src/model/gru4rec-config.ts';
 import type { Gru4RecWeights } from '../../src/model/weights.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'streamrec-model-file-'));
@@ -50,7 +50,11 @@ test('save/load round-trips weights bit for bit, with ids, config and lineage', 
   for (const [name, t] of Object.entries(weights.tensors)) {
     const got = loaded.weights.tensors[name];
     assert.deepEqual(got.shape, t.shape);
-    assert.deepEqual(new Uint8Array(got.data.buffer, got.data.byteOffset, got.data.byteLength), new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), `tensor ${name} differs`);
+    assert.deepEqual(
+      new Uint8Array(got.data.buffer, got.data.byteOffset, got.data.byteLength),
+      new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength),
+      `tensor ${name} differs`,
+    );
   }
   assert.ok(Object.is(loaded.weights.tensors['out.by'].data[2], -0));
   assert.deepEqual(loaded.itemIds, itemIds);
@@ -69,19 +73,19 @@ test('save/load round-trips weights bit for bit, with ids, config and lineage', 
 });
 
 test('a missing directory, model.json or weights.bin is refused by name', async () => {
-  await assert.rejects(loadModel(join(root, 'nope')), /model directory .*nope does not exist/);
+  await assert.rejects(loadModel(join(root, 'nope')), /nope: model directory does not exist/);
   const a = await savedCopy();
   unlinkSync(join(a, MODEL_JSON));
-  await assert.rejects(loadModel(a), /model\.json is missing/);
+  await assert.rejects(loadModel(a), /model\.json: missing/);
   const b = await savedCopy();
   unlinkSync(join(b, WEIGHTS_BIN));
-  await assert.rejects(loadModel(b), /weights\.bin is missing/);
+  await assert.rejects(loadModel(b), /weights\.bin: missing/);
 });
 
 test('a file that is not JSON, or has the wrong format tag or version, is refused', async () => {
   const a = await savedCopy();
   writeFileSync(join(a, MODEL_JSON), '{"format": "streamrec-gru4rec", ');
-  await assert.rejects(loadModel(a), /model\.json is not valid JSON/);
+  await assert.rejects(loadModel(a), /model\.json: not valid JSON/);
   const b = await savedCopy();
   editJson(b, (j) => (j.format = 'tfjs-layers-model'));
   await assert.rejects(loadModel(b), /not a streamrec GRU4Rec model: format is "tfjs-layers-model"/);
@@ -94,7 +98,7 @@ test('a truncated or oversized weights.bin is refused before reading tensors', a
   const a = await savedCopy();
   const size = readFileSync(join(a, WEIGHTS_BIN)).length;
   truncateSync(join(a, WEIGHTS_BIN), size - 4);
-  await assert.rejects(loadModel(a), new RegExp(`weights\\.bin is truncated: it holds ${size - 4} bytes, the tensors in model\\.json need ${size}`));
+  await assert.rejects(loadModel(a), new RegExp(`weights\\.bin: truncated: it holds ${size - 4} bytes, the tensors in model\\.json need ${size}`));
   const b = await savedCopy();
   appendFileSync(join(b, WEIGHTS_BIN), Buffer.alloc(8));
   await assert.rejects(loadModel(b), /holds \d+ bytes, more than the \d+ the tensors in model\.json describe/);

@@ -5,7 +5,7 @@ import { initBackend } from '../../src/model/backend.ts';
 import { sampledLoss, targetMask, type LossName, type LossOptions } from '../../src/model/losses.ts';
 import { gruStack } from '../../src/model/gru-cell.ts';
 import { matMulBT } from '../../src/model/ops.ts';
-import { Rng } from '../../src/model/rng.ts';
+import { Rng } from '../../src/random/rng.ts';
 
 /*
  * Analytic gradients (tf.grads through our custom-gradient ops and losses) against central
@@ -23,12 +23,17 @@ before(async () => {
 
 function randomTensor(rng: Rng, shape: number[], scale = 1): tf.Tensor {
   const n = shape.reduce((a, b) => a * b, 1);
-  return tf.tensor(Float32Array.from({ length: n }, () => rng.uniform(-scale, scale)), shape);
+  return tf.tensor(
+    Float32Array.from({ length: n }, () => rng.uniform(-scale, scale)),
+    shape,
+  );
 }
 
 /** Compare tf.grads of f w.r.t. every input with central differences, entry by entry. */
 function checkGradients(label: string, f: (...xs: tf.Tensor[]) => tf.Scalar, xs: tf.Tensor[]): number {
-  const analytic = tf.grads(f)(xs).map((g) => g.dataSync() as Float32Array);
+  const analytic = tf
+    .grads(f)(xs)
+    .map((g) => g.dataSync() as Float32Array);
   let compared = 0;
   xs.forEach((x, k) => {
     const base = x.dataSync() as Float32Array;
@@ -74,7 +79,9 @@ for (const c of lossCases) {
     const compared = checkGradients(c.label, (s) => sampledLoss(c.name, s as tf.Tensor2D, opts), [scores]);
     assert.equal(compared, B * R);
     // The target's own score must get a gradient that pushes it up (the loss falls as it rises).
-    const g = tf.grad((s: tf.Tensor) => sampledLoss(c.name, s as tf.Tensor2D, opts))(scores).arraySync() as number[][];
+    const g = tf
+      .grad((s: tf.Tensor) => sampledLoss(c.name, s as tf.Tensor2D, opts))(scores)
+      .arraySync() as number[][];
     for (let i = 0; i < B; i++) assert.ok(g[i][i] < 0, `${c.label}: d loss / d s[${i},${i}] = ${g[i][i]} should be negative`);
     tf.dispose([scores, mask, opts.logqCorrection ?? []]);
   });
@@ -164,15 +171,22 @@ test('two stacked GRU layers with a one-hot first layer: gradients through both 
   const readout = randomTensor(rng, [n, H1]);
   const f = (...p: tf.Tensor[]): tf.Scalar => {
     const [r0, hh0, hh1, wrz0, wh0, bb0, wx1, wrz1, wh1, bb1] = p as tf.Tensor2D[];
-    const out = gruStack(r0, [hh0, hh1], [
-      { Wx: null, Wrz: wrz0, Wh: wh0, b: bb0 as unknown as tf.Tensor1D },
-      { Wx: wx1, Wrz: wrz1, Wh: wh1, b: bb1 as unknown as tf.Tensor1D },
-    ]);
+    const out = gruStack(
+      r0,
+      [hh0, hh1],
+      [
+        { Wx: null, Wrz: wrz0, Wh: wh0, b: bb0 as unknown as tf.Tensor1D },
+        { Wx: wx1, Wrz: wrz1, Wh: wh1, b: bb1 as unknown as tf.Tensor1D },
+      ],
+    );
     return tf.sum(tf.mul(out[1], readout));
   };
   const xs = [rows0, h0, h1, Wrz0, Wh0, b0, Wx1, Wrz1, Wh1, b1];
   const compared = checkGradients('gru stack', f, xs);
-  assert.equal(compared, xs.reduce((a, t) => a + t.size, 0));
+  assert.equal(
+    compared,
+    xs.reduce((a, t) => a + t.size, 0),
+  );
   tf.dispose([...xs, readout]);
 });
 
@@ -239,9 +253,10 @@ for (const c of excludeCases) {
     assert.ok(Math.abs(got - ref) < 1e-5, `${c.label}: ${got} vs row-by-row reference ${ref}`);
 
     checkGradients(`${c.label} (excluded)`, (x) => sampledLoss(c.name, x as tf.Tensor2D, opts), [scores]);
-    const g = tf.grad((x: tf.Tensor) => sampledLoss(c.name, x as tf.Tensor2D, opts))(scores).arraySync() as number[][];
-    for (let i = 0; i < B; i++)
-      for (let j = 0; j < R; j++) if (ex[i][j] === 1) assert.ok(g[i][j] === 0, `${c.label}: excluded column (${i}, ${j}) got gradient ${g[i][j]}`);
+    const g = tf
+      .grad((x: tf.Tensor) => sampledLoss(c.name, x as tf.Tensor2D, opts))(scores)
+      .arraySync() as number[][];
+    for (let i = 0; i < B; i++) for (let j = 0; j < R; j++) if (ex[i][j] === 1) assert.ok(g[i][j] === 0, `${c.label}: excluded column (${i}, ${j}) got gradient ${g[i][j]}`);
     tf.dispose([scores, mask, exclude, logq ?? []]);
   });
 }
@@ -263,9 +278,14 @@ test('bpr-max and top1-max: a row whose every negative is excluded adds nothing 
     const row1 = tf.tensor2d([[0.9, 0.1, 0.3]]);
     const ref = sampledLoss(name, row1, { targetMask: targetMask(1, 3), bpreg: 0.5, eluParam: 0 }).dataSync()[0] / 2;
     assert.ok(Math.abs(got - ref) < 1e-6, `${name}: ${got} vs ${ref} (row 0 must add 0)`);
-    const g = tf.grad((x: tf.Tensor) => sampledLoss(name, x as tf.Tensor2D, opts))(scores).dataSync() as Float32Array;
+    const g = tf
+      .grad((x: tf.Tensor) => sampledLoss(name, x as tf.Tensor2D, opts))(scores)
+      .dataSync() as Float32Array;
     assert.ok(g.every(Number.isFinite), `${name}: gradient ${Array.from(g)}`);
-    assert.ok(g.subarray(0, 3).every((v) => v === 0), `${name}: row 0 gradient ${Array.from(g.subarray(0, 3))} should be 0`);
+    assert.ok(
+      g.subarray(0, 3).every((v) => v === 0),
+      `${name}: row 0 gradient ${Array.from(g.subarray(0, 3))} should be 0`,
+    );
     row1.dispose();
   }
   tf.dispose([scores, mask, exclude]);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/model/backend.ts';
 import { Gru4Rec } from '../../src/model/gru4rec.ts';
-import { Gru4RecScorer } from '../../src/model/scorer.ts';
+import { Gru4RecScorer } from '../../src/eval/gru4rec-scorer.ts';
 import type { Gru4RecArch, Gru4RecWeights } from '../../src/model/weights.ts';
 
 before(async () => {
@@ -88,7 +88,7 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 function withRandomBiases(model: Gru4Rec, seed: number): Gru4RecWeights {
   const w = model.toWeights();
   let s = seed;
-  const rand = () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648) - 0.5;
+  const rand = () => (s = (s * 1103515245 + 12345) % 2147483648) / 2147483648 - 0.5;
   for (const [name, t] of Object.entries(w.tensors)) if (name.endsWith('.b') || name === 'out.by') for (let i = 0; i < t.data.length; i++) t.data[i] = rand();
   return w;
 }

@@ -4,8 +4,8 @@ import { initBackend } from '../../src/model/backend.ts';
 import { Gru4Rec } from '../../src/model/gru4rec.ts';
 import { loadSessionTsv, sharedDataDir } from '../../src/data/sessions.ts';
 import { trainGru4Rec } from '../../src/train/trainer.ts';
-import { gru4recPreset } from '../../src/train/config.ts';
-import { createOrtEngine } from '../../src/serve/ort-engine.ts';
+import { gru4recPreset } from '../../src/model/gru4rec-config.ts';
+import { createOrtEngine } from '../../src/engine/ort-engine.ts';
 import type { Gru4RecArch } from '../../src/model/weights.ts';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,7 +19,7 @@ async function assertParity(model: Gru4Rec, steps: number, seed: number): Promis
   const B = 6;
   const engine = await createOrtEngine(model.toWeights(), { topK: 10, maxBatch: B, outputScores: true, log: () => undefined });
   let rng = seed;
-  const next = () => ((rng = (rng * 1103515245 + 12345) >>> 0) % nItems);
+  const next = () => (rng = (rng * 1103515245 + 12345) >>> 0) % nItems;
   let hTf: Float32Array[] = hiddenSizes.map((h) => new Float32Array(B * h));
   const hOrt = hiddenSizes.map((h) => new Float32Array(B * h));
   const out = { topIdx: new Int32Array(B * 10), topScore: new Float32Array(B * 10), scores: new Float32Array(B * nItems) };
@@ -58,7 +58,11 @@ test('ONNX export of a model trained on rsc15-100k matches the tfjs model to 1e-
   await initBackend('wasm', () => undefined);
   const { data, index } = loadSessionTsv(path);
   const small = { ...data, offsets: data.offsets.subarray(0, 2001) };
-  const { model } = await trainGru4Rec({ ...small, items: data.items.subarray(0, small.offsets[2000]), times: data.times.subarray(0, small.offsets[2000]), sessionIds: data.sessionIds.slice(0, 2000) }, index.size, gru4recPreset('rsc15-xe-fast', { nEpochs: 1, layers: [32], nSample: 256 }));
+  const { model } = await trainGru4Rec(
+    { ...small, items: data.items.subarray(0, small.offsets[2000]), times: data.times.subarray(0, small.offsets[2000]), sessionIds: data.sessionIds.slice(0, 2000) },
+    index.size,
+    gru4recPreset('rsc15-xe-fast', { nEpochs: 1, layers: [32], nSample: 256 }),
+  );
   await assertParity(model, 3, 7);
   model.dispose();
 });

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PopularitySampler } from '../../src/model/sampler.ts';
-import { Rng } from '../../src/model/rng.ts';
+import { Rng } from '../../src/random/rng.ts';
 
 const support = [100, 50, 0, 25, 10, 5, 1, 200];
 
@@ -9,7 +9,7 @@ for (const alpha of [1, 0.5, 0]) {
   test(`sample frequencies follow support^${alpha} within 4 standard errors`, () => {
     const nSample = 64;
     const s = new PopularitySampler(support, { nSample, alpha, cacheSize: 640, rng: new Rng(3) });
-    const weights = support.map((c) => Math.pow(c, alpha));
+    const weights = support.map((c) => c ** alpha);
     const total = weights.reduce((a, b) => a + b, 0);
     weights.forEach((w, i) => assert.ok(Math.abs(s.probs[i] - w / total) < 1e-12, `probs[${i}]`));
     const counts = new Float64Array(support.length);

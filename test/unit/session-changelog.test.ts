@@ -42,7 +42,13 @@ test('one record per touched session per batch, carrying the latest state', () =
   event(store, writer, 'a', 0, 3, 12);
   assert.equal(writer.pending, 2);
   const records = writer.drain();
-  assert.deepEqual(records.map((r) => [r.key, r.partition]), [['a', 0], ['b', 1]]);
+  assert.deepEqual(
+    records.map((r) => [r.key, r.partition]),
+    [
+      ['a', 0],
+      ['b', 1],
+    ],
+  );
   assert.equal(writer.pending, 0);
 
   const check = makeStore();
@@ -54,7 +60,10 @@ test('one record per touched session per batch, carrying the latest state', () =
 
   assert.deepEqual(writer.drain(), [], 'an untouched batch produces nothing');
   event(store, writer, 'b', 1, 4, 13);
-  assert.deepEqual(writer.drain().map((r) => r.key), ['b']);
+  assert.deepEqual(
+    writer.drain().map((r) => r.key),
+    ['b'],
+  );
 });
 
 test('TTL and capacity evictions and deletes become tombstones on the session partition', () => {
@@ -69,7 +78,11 @@ test('TTL and capacity evictions and deletes become tombstones on the session pa
   assert.deepEqual(
     records.map((r) => [r.key, r.partition, r.value === null]),
     // a's eviction is observed inside c's acquire, before c is marked.
-    [['a', 3, true], ['c', 7, false], ['b', 5, true]],
+    [
+      ['a', 3, true],
+      ['c', 7, false],
+      ['b', 5, true],
+    ],
   );
   assert.equal(writer.delete('c'), true);
   assert.equal(writer.delete('c'), false);
@@ -84,7 +97,13 @@ test('a session evicted and re-created within a batch yields its new state, not 
   event(store, writer, 'b', 0, 2, 1); // evicts a
   event(store, writer, 'a', 0, 9, 2); // evicts b, a starts over
   const records = writer.drain();
-  assert.deepEqual(records.map((r) => [r.key, r.value === null]), [['a', false], ['b', true]]);
+  assert.deepEqual(
+    records.map((r) => [r.key, r.value === null]),
+    [
+      ['a', false],
+      ['b', true],
+    ],
+  );
   const check = makeStore();
   const slot = check.restoreSession('a', 0, records[0].value!);
   assert.equal(check.eventCount(slot), 1);
@@ -98,7 +117,10 @@ test('dropping a revoked partition discards its pending records instead of tombs
   event(store, writer, 'b', 1, 2, 0);
   event(store, writer, 'c', 1, 3, 0);
   store.dropPartition(1);
-  assert.deepEqual(writer.drain().map((r) => [r.key, r.value === null]), [['a', false]]);
+  assert.deepEqual(
+    writer.drain().map((r) => [r.key, r.value === null]),
+    [['a', false]],
+  );
   writer.close();
   event(store, new ChangelogWriter(store), 'z', 0, 1, 0);
   store.expire(5000);
@@ -159,7 +181,13 @@ test('restoring partitions one after another keeps expiry exact', () => {
   const w = new ChangelogWriter(src);
   const topic = new CompactedTopic();
   // Two partitions whose sessions interleave in time.
-  for (const [id, p, t] of [['a', 0, 10], ['b', 1, 20], ['c', 0, 30], ['d', 1, 40]] as const) event(src, w, id, p, 1, t);
+  for (const [id, p, t] of [
+    ['a', 0, 10],
+    ['b', 1, 20],
+    ['c', 0, 30],
+    ['d', 1, 40],
+  ] as const)
+    event(src, w, id, p, 1, t);
   topic.append(w.drain());
   const byPartition = [...topic.log].sort((x, y) => x.partition - y.partition);
   const dst = makeStore(16, 100);

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SessionStore, type EvictionReason } from '../../src/session/session-store.ts';
 import { SessionRecordError, recordBytes } from '../../src/session/session-codec.ts';
-import { seededRandom } from '../../src/model/rng.ts';
+import { seededRandom } from '../../src/random/rng.ts';
 
 function makeStore(over: Partial<ConstructorParameters<typeof SessionStore>[0]> = {}) {
   const evicted: Array<[string, EvictionReason, number]> = [];
@@ -95,7 +95,10 @@ test('TTL sweep removes exactly the idle sessions, oldest first, honouring the l
   store.acquire('d', 0, 200);
   store.acquire('e', 0, 210);
   assert.equal(store.expire(400, 2), 2); // all four are idle, the limit stops at two
-  assert.deepEqual(evicted.slice(1).map((e) => e[0]), ['b', 'c']);
+  assert.deepEqual(
+    evicted.slice(1).map((e) => e[0]),
+    ['b', 'c'],
+  );
   assert.equal(store.expire(400), 2);
   assert.equal(store.size, 0);
   assert.deepEqual(store.stats().evictions, { ttl: 5, capacity: 0 });
@@ -228,7 +231,10 @@ test('malformed or mismatched records are refused with a clear error and change 
   const before = Buffer.from(good);
 
   const expectCode = (buf: Buffer, code: string, re: RegExp) =>
-    assert.throws(() => store.restoreSession('a', 0, buf), (e: unknown) => e instanceof SessionRecordError && e.code === code && re.test(e.message));
+    assert.throws(
+      () => store.restoreSession('a', 0, buf),
+      (e: unknown) => e instanceof SessionRecordError && e.code === code && re.test(e.message),
+    );
 
   expectCode(good.subarray(0, 1), 'truncated', /header/);
   expectCode(good.subarray(0, 9), 'truncated', /header of 2 layers/);
@@ -293,7 +299,12 @@ test('sortByRecency orders restored sessions so that expiry is exact again', () 
   const { store } = makeStore({ ttlMs: 100 });
   const src = makeStore({ ttlMs: 100 }).store;
   const records: Array<[string, Buffer]> = [];
-  for (const [id, t] of [['p0-a', 10], ['p0-b', 80], ['p1-a', 5], ['p1-b', 60]] as const) {
+  for (const [id, t] of [
+    ['p0-a', 10],
+    ['p0-b', 80],
+    ['p1-a', 5],
+    ['p1-b', 60],
+  ] as const) {
     records.push([id, src.encodeSession(src.acquire(id, 0, t))]);
   }
   for (const [id, rec] of records) store.restoreSession(id, 0, rec);

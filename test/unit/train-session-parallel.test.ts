@@ -83,7 +83,10 @@ test('every (input, target) pair of every session comes exactly once; resets exa
   for (const batchSize of [1, 2, 3, 5, 16]) {
     const r = checkPass(data, batchSize);
     assert.equal(r.resets, usable, `batch ${batchSize}: one reset per session with a pair`);
-    assert.equal(r.pairs, lengths.reduce((a, l) => a + Math.max(0, l - 1), 0));
+    assert.equal(
+      r.pairs,
+      lengths.reduce((a, l) => a + Math.max(0, l - 1), 0),
+    );
   }
 });
 

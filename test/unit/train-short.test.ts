@@ -3,11 +3,11 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/model/backend.ts';
-import { Gru4RecScorer } from '../../src/model/scorer.ts';
+import { Gru4RecScorer } from '../../src/eval/gru4rec-scorer.ts';
 import { loadSessionTsv, sharedDataDir } from '../../src/data/sessions.ts';
 import { evaluate } from '../../src/eval/evaluate.ts';
 import { PopularityScorer } from '../../src/eval/baselines/popularity.ts';
-import { gru4recPreset } from '../../src/train/config.ts';
+import { gru4recPreset } from '../../src/model/gru4rec-config.ts';
 import { trainGru4Rec } from '../../src/train/trainer.ts';
 
 test('one epoch of GRU4Rec (fast XE preset) on rsc15-100k beats popularity on Recall@20 and MRR@20', async (t) => {
@@ -29,7 +29,9 @@ test('one epoch of GRU4Rec (fast XE preset) on rsc15-100k beats popularity on Re
 
   const gru = await evaluate(new Gru4RecScorer(model), test, { cutoffs: [20] });
   const pop = await evaluate(new PopularityScorer().fit(train, index.size), test, { cutoffs: [20] });
-  t.diagnostic(`GRU4Rec recall@20 ${gru.recall[20].toFixed(4)} mrr@20 ${gru.mrr[20].toFixed(4)} | popularity recall@20 ${pop.recall[20].toFixed(4)} mrr@20 ${pop.mrr[20].toFixed(4)} | ${stats.eventsPerSec.toFixed(0)} training events/s on ${stats.backend}`);
+  t.diagnostic(
+    `GRU4Rec recall@20 ${gru.recall[20].toFixed(4)} mrr@20 ${gru.mrr[20].toFixed(4)} | popularity recall@20 ${pop.recall[20].toFixed(4)} mrr@20 ${pop.mrr[20].toFixed(4)} | ${stats.eventsPerSec.toFixed(0)} training events/s on ${stats.backend}`,
+  );
   assert.equal(gru.events, pop.events, 'both are ranked on the same targets');
   assert.equal(gru.nanTargets, 0);
   assert.ok(gru.recall[20] > pop.recall[20] + 0.2, `GRU4Rec recall@20 ${gru.recall[20]} vs popularity ${pop.recall[20]}`);

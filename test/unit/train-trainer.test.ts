@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/model/backend.ts';
 import { Gru4Rec } from '../../src/model/gru4rec.ts';
-import { Rng } from '../../src/model/rng.ts';
+import { Rng } from '../../src/random/rng.ts';
 import type { SessionData } from '../../src/data/sessions.ts';
-import { archOf, validateGru4RecConfig, type Gru4RecConfig } from '../../src/train/config.ts';
+import { archOf, validateGru4RecConfig, type Gru4RecConfig } from '../../src/model/gru4rec-config.ts';
 import { Gru4RecOptimizer } from '../../src/train/optimizer.ts';
 import { RowSlice } from '../../src/train/row-slice.ts';
 import { SessionParallelIterator } from '../../src/train/session-parallel.ts';
@@ -43,7 +43,10 @@ function chainSessions(nSessions: number, seed: number): SessionData {
 function chainAccuracy(model: Gru4Rec): number {
   const H = model.arch.hiddenSizes;
   const items = Int32Array.from({ length: N_ITEMS }, (_, i) => i);
-  const { scores } = model.step(H.map((h) => new Float32Array(N_ITEMS * h)), items);
+  const { scores } = model.step(
+    H.map((h) => new Float32Array(N_ITEMS * h)),
+    items,
+  );
   let hits = 0;
   for (let i = 0; i < N_ITEMS; i++) {
     let best = 0;
@@ -53,7 +56,18 @@ function chainAccuracy(model: Gru4Rec): number {
   return hits / N_ITEMS;
 }
 
-const base: Partial<Gru4RecConfig> = { layers: [24], batchSize: 8, nSample: 12, sampleAlpha: 0.5, sampleCacheSize: 10000, nEpochs: 4, learningRate: 0.1, eluParam: 0, bpreg: 0, seed: 1 };
+const base: Partial<Gru4RecConfig> = {
+  layers: [24],
+  batchSize: 8,
+  nSample: 12,
+  sampleAlpha: 0.5,
+  sampleCacheSize: 10000,
+  nEpochs: 4,
+  learningRate: 0.1,
+  eluParam: 0,
+  bpreg: 0,
+  seed: 1,
+};
 const cases: Array<[string, Partial<Gru4RecConfig>]> = [
   ['cross-entropy, constrained embedding, logq, dropout', { loss: 'cross-entropy', logq: 1, dropoutPEmbed: 0.1, dropoutPHidden: 0.1 }],
   ['bpr, one-hot input', { loss: 'bpr', constrainedEmbedding: false, learningRate: 0.2 }],
@@ -206,7 +220,11 @@ test('dense Adam matches its float64 reference over three steps', () => {
   const ref = [0.5, -0.2, 1.0];
   const m = [0, 0, 0];
   const v = [0, 0, 0];
-  const grads = [[0.1, -0.3, 0.2], [0.05, 0.1, -0.4], [-0.2, 0.2, 0.0]];
+  const grads = [
+    [0.1, -0.3, 0.2],
+    [0.05, 0.1, -0.4],
+    [-0.2, 0.2, 0.0],
+  ];
   grads.forEach((g, t) => {
     tf.tidy(() => {
       opt.beginStep();
@@ -232,7 +250,11 @@ test('trainSteps feeds externally built batches; an aborted signal stops trainGr
   const model = Gru4Rec.init(archOf(config, N_ITEMS), 3);
   const trainer = new Gru4RecTrainer(model, config, itemSupport(data, N_ITEMS));
   const it = new SessionParallelIterator(data, config.batchSize);
-  const batches = { *[Symbol.iterator]() { for (let b = it.next(); b; b = it.next()) yield b; } };
+  const batches = {
+    *[Symbol.iterator]() {
+      for (let b = it.next(); b; b = it.next()) yield b;
+    },
+  };
   const r = trainSteps(trainer, batches);
   assert.equal(r.events, SessionParallelIterator.pairCount(data));
   assert.ok(Number.isFinite(r.meanLoss) && r.meanLoss > 0);
@@ -259,7 +281,7 @@ test('a trainer refuses a model whose architecture does not match its config', (
   model.dispose();
 });
 
-test('accidentalHitMask marks every other column holding a row\'s target item', () => {
+test("accidentalHitMask marks every other column holding a row's target item", () => {
   // Targets of 3 rows (items 5, 7, 5), then 4 shared samples (7, 2, 5, 9).
   const outIds = Int32Array.from([5, 7, 5, 7, 2, 5, 9]);
   const R = outIds.length;

@@ -56,8 +56,8 @@ export class ItemKnnScorer implements SessionScorer {
     const normI = new Float64Array(nItems);
     const normJ = new Float64Array(nItems);
     for (let i = 0; i < nItems; i++) {
-      normI[i] = Math.pow(supp[i] + this.lambda, this.alpha);
-      normJ[i] = Math.pow(supp[i] + this.lambda, 1 - this.alpha);
+      normI[i] = (supp[i] + this.lambda) ** this.alpha;
+      normJ[i] = (supp[i] + this.lambda) ** (1 - this.alpha);
     }
 
     const cooc = new Float64Array(nItems);

@@ -6,7 +6,11 @@ export type Rgb = readonly [number, number, number];
 export class Canvas {
   readonly rgb: Uint8Array;
 
-  constructor(readonly width: number, readonly height: number, background: Rgb = [255, 255, 255]) {
+  constructor(
+    readonly width: number,
+    readonly height: number,
+    background: Rgb = [255, 255, 255],
+  ) {
     this.rgb = new Uint8Array(width * height * 3);
     this.fillRect(0, 0, width, height, background);
   }

@@ -1,0 +1,154 @@
+/**
+ * Builds the ONNX inference graph of one GRU4Rec serving step from a Gru4RecWeights:
+ * item ids + per-layer hidden states in, next hidden states + top-K of the scores over the
+ * whole catalogue out. The cell follows src/model/weights.ts exactly.
+ */
+import { validateWeights, inputTableName, type Gru4RecWeights } from '../../model/weights.ts';
+import { encodeModel, DataType, type OnnxModel, type OnnxNode, type OnnxTensor, type OnnxValueInfo } from './onnx-proto.ts';
+
+export interface ExportOptions {
+  /** Items the serving loop emits per event. */
+  topK: number;
+  /**
+   * Most items a caller may exclude per row (e.g. the session's recent history). TopK returns
+   * topK + maxExclude candidates so that exclusion can be done afterwards without rescoring.
+   */
+  maxExclude?: number;
+  /** Also output the full score matrix `scores` [B, nItems] (evaluation, tests). */
+  outputScores?: boolean;
+}
+
+/** ONNX opset the graph is written against (Split takes its sizes as an input since 13). */
+export const OPSET_VERSION = 17;
+/** IR version 8 is what opset 17 shipped with (onnx 1.12). */
+export const IR_VERSION = 8;
+
+/** Output/input names, shared with the engine that feeds the graph. */
+export const GraphNames = {
+  item: 'item',
+  hidden: (l: number) => `h${l}`,
+  hiddenNext: (l: number) => `h${l}_next`,
+  topScores: 'topk_scores',
+  topIndices: 'topk_indices',
+  scores: 'scores',
+} as const;
+
+/** Candidates TopK returns per row: topK + maxExclude, capped by the catalogue size. */
+export function candidateCount(nItems: number, topK: number, maxExclude: number): number {
+  return Math.min(nItems, topK + maxExclude);
+}
+
+class GraphBuilder {
+  readonly nodes: OnnxNode[] = [];
+  readonly initializers: OnnxTensor[] = [];
+  private counter = 0;
+
+  /** A fresh intermediate name, prefixed for readability in Netron and error messages. */
+  tmp(prefix: string): string {
+    return `${prefix}_${this.counter++}`;
+  }
+
+  op(opType: string, inputs: string[], outputs: string[] | string, attributes?: OnnxNode['attributes']): string[] {
+    const outs = typeof outputs === 'string' ? [outputs] : outputs;
+    this.nodes.push({ opType, inputs, outputs: outs, name: `${opType}_${this.nodes.length}`, attributes });
+    return outs;
+  }
+
+  /** Single-output op whose result gets a generated name. */
+  apply(opType: string, inputs: string[], attributes?: OnnxNode['attributes']): string {
+    return this.op(opType, inputs, this.tmp(opType.toLowerCase()), attributes)[0];
+  }
+
+  floatInit(name: string, dims: number[], data: Float32Array): string {
+    this.initializers.push({ name, dims, dataType: DataType.FLOAT, data });
+    return name;
+  }
+
+  int64Init(name: string, values: number[]): string {
+    this.initializers.push({ name, dims: [values.length], dataType: DataType.INT64, data: BigInt64Array.from(values.map(BigInt)) });
+    return name;
+  }
+}
+
+export function buildGraph(weights: Gru4RecWeights, opts: ExportOptions): OnnxModel {
+  validateWeights(weights);
+  const { arch, tensors } = weights;
+  const { nItems, hiddenSizes } = arch;
+  const maxExclude = opts.maxExclude ?? 0;
+  if (!Number.isInteger(opts.topK) || opts.topK < 1 || opts.topK > nItems) throw new RangeError(`topK must be an integer in [1, nItems=${nItems}], got ${opts.topK}`);
+  if (!Number.isInteger(maxExclude) || maxExclude < 0) throw new RangeError(`maxExclude must be a non-negative integer, got ${maxExclude}`);
+  const k = candidateCount(nItems, opts.topK, maxExclude);
+
+  const g = new GraphBuilder();
+  // Weight tensors become initializers under their contract names, by reference (no copy here);
+  // once each, since the constrained variant reads out.Wy both as input table and output layer.
+  const added = new Set<string>();
+  const w = (name: string): string => {
+    if (!added.has(name)) g.floatInit(name, tensors[name].shape, tensors[name].data);
+    added.add(name);
+    return name;
+  };
+
+  const inputs: OnnxValueInfo[] = [{ name: GraphNames.item, elemType: DataType.INT64, shape: ['batch'] }];
+  const outputs: OnnxValueInfo[] = [];
+
+  // Layer-0 input transform vx0 = x·Wx0 + b0 (3H wide).
+  const table = w(inputTableName(arch));
+  const rows = g.apply('Gather', [table, GraphNames.item], { axis: { kind: 'int', value: 0 } });
+  let x = rows;
+  let oneHot = arch.embeddingDim === 0 && !arch.constrainedEmbedding;
+
+  let hPrev = '';
+  hiddenSizes.forEach((H, l) => {
+    const h = GraphNames.hidden(l);
+    inputs.push({ name: h, elemType: DataType.FLOAT, shape: ['batch', H] });
+    const bias = w(`gru${l}.b`);
+    // One-hot input: x·Wx0 is just the gathered row of Wx0.
+    const vx = oneHot ? g.apply('Add', [rows, bias]) : g.apply('Gemm', [x, w(`gru${l}.Wx`), bias]);
+    oneHot = false;
+    const [vxN, vxRz] = g.op('Split', [vx, g.int64Init(`gru${l}.split_n_rz`, [H, 2 * H])], [g.tmp('vx_n'), g.tmp('vx_rz')], {
+      axis: { kind: 'int', value: 1 },
+    });
+    const rz = g.apply('Sigmoid', [g.apply('Add', [vxRz, g.apply('MatMul', [h, w(`gru${l}.Wrz`)])])]);
+    // No split sizes: Split cuts rz into two equal [B, H] halves (r first, then z).
+    const [r, z] = g.op('Split', [rz], [g.tmp('r'), g.tmp('z')], { axis: { kind: 'int', value: 1 } });
+    const n = g.apply('Tanh', [g.apply('Add', [vxN, g.apply('MatMul', [g.apply('Mul', [r, h]), w(`gru${l}.Wh`)])])]);
+    // (1 − z)⊙h + z⊙n written as h + z⊙(n − h): one op fewer, same value up to rounding.
+    const hNext = GraphNames.hiddenNext(l);
+    g.op('Add', [h, g.apply('Mul', [z, g.apply('Sub', [n, h])])], hNext);
+    outputs.push({ name: hNext, elemType: DataType.FLOAT, shape: ['batch', H] });
+    x = hNext;
+    hPrev = hNext;
+  });
+
+  // Scores over the whole catalogue: h_last · Wyᵀ + by as one Gemm with transB, so Wy is used in its
+  // stored [nItems, H] layout (ORT pre-packs the constant operand once at load).
+  const hLast = hiddenSizes[hiddenSizes.length - 1];
+  const gemmInputs = [hPrev, w('out.Wy')];
+  if (arch.useBias) gemmInputs.push(w('out.by'));
+  const scores = opts.outputScores
+    ? g.op('Gemm', gemmInputs, GraphNames.scores, { transB: { kind: 'int', value: 1 } })[0]
+    : g.apply('Gemm', gemmInputs, { transB: { kind: 'int', value: 1 } });
+  g.op('TopK', [scores, g.int64Init('topk_k', [k])], [GraphNames.topScores, GraphNames.topIndices], {
+    axis: { kind: 'int', value: -1 },
+    largest: { kind: 'int', value: 1 },
+    sorted: { kind: 'int', value: 1 },
+  });
+  outputs.push({ name: GraphNames.topScores, elemType: DataType.FLOAT, shape: ['batch', k] });
+  outputs.push({ name: GraphNames.topIndices, elemType: DataType.INT64, shape: ['batch', k] });
+  if (opts.outputScores) outputs.push({ name: GraphNames.scores, elemType: DataType.FLOAT, shape: ['batch', nItems] });
+
+  return {
+    irVersion: IR_VERSION,
+    opsetVersion: OPSET_VERSION,
+    producerName: 'streamrec',
+    producerVersion: '1',
+    docString: `GRU4Rec serving step: nItems=${nItems}, hidden=[${hiddenSizes}], input=${inputTableName(arch)}, topK=${opts.topK}+${maxExclude}, H_last=${hLast}`,
+    graph: { name: 'gru4rec_step', nodes: g.nodes, initializers: g.initializers, inputs, outputs },
+  };
+}
+
+/** The bytes of a `.onnx` file for this model (write them with fs.writeFileSync to inspect in Netron). */
+export function exportOnnx(weights: Gru4RecWeights, opts: ExportOptions): Uint8Array {
+  return encodeModel(buildGraph(weights, opts));
+}

@@ -1,0 +1,218 @@
+/**
+ * InferenceEngine on onnxruntime-node, running the graph exported by onnx/graph-builder.ts.
+ * CUDA when the machine has ORT's CUDA provider, else the bundled CPU provider.
+ */
+import { existsSync } from 'node:fs';
+import { availableParallelism, endianness } from 'node:os';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import type { Gru4RecWeights } from '../model/weights.ts';
+import { exportOnnx, candidateCount, GraphNames } from './onnx/graph-builder.ts';
+import { checkStepArgs, resolveEngineOptions, type EngineConfig, type EngineOptions, type ExcludeLists, type InferenceEngine, type StepOutput } from './engine.ts';
+import { takeUnexcluded } from './topk.ts';
+
+export type OrtProvider = 'cuda' | 'cpu';
+
+export interface OrtEngineOptions extends EngineOptions {
+  /** Providers to try, in order (default ['cuda', 'cpu']); the first that loads runs the graph. */
+  providers?: OrtProvider[];
+  /** CPU intra-op threads (default: all cores). */
+  intraOpNumThreads?: number;
+  /** Where to say which provider runs (default console.info). */
+  log?: (message: string) => void;
+}
+
+/** Per-batch-size tensor wrappers around the engine's scratch buffers, built on first use. */
+interface BatchBindings {
+  item: ort.Tensor;
+  fetches: Record<string, ort.Tensor | null>;
+}
+
+const littleEndian = endianness() === 'LE';
+
+/**
+ * ORT's CUDA provider is a separate shared library that the npm package downloads at install
+ * time; without it, asking for 'cuda' fails after ORT logs a loud native error. Look first.
+ */
+function cudaProviderInstalled(): boolean {
+  try {
+    const listed = ort.listSupportedBackends?.().some((b) => b.name === 'cuda');
+    if (!listed) return false;
+    const pkgDir = dirname(createRequire(import.meta.url).resolve('onnxruntime-node/package.json'));
+    const binDir = join(pkgDir, 'bin', 'napi-v6', process.platform, process.arch);
+    return existsSync(join(binDir, process.platform === 'win32' ? 'onnxruntime_providers_cuda.dll' : 'libonnxruntime_providers_cuda.so'));
+  } catch {
+    return false;
+  }
+}
+
+async function openSession(model: Uint8Array, opts: OrtEngineOptions, log: (m: string) => void): Promise<{ session: ort.InferenceSession; provider: OrtProvider }> {
+  const providers = opts.providers ?? ['cuda', 'cpu'];
+  if (providers.length === 0) throw new Error('ort engine: providers must name at least one provider');
+  const threads = opts.intraOpNumThreads ?? availableParallelism();
+  const base: ort.InferenceSession.SessionOptions = {
+    graphOptimizationLevel: 'all',
+    executionMode: 'sequential',
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+  };
+  const failures: string[] = [];
+  for (const provider of providers) {
+    if (provider === 'cuda' && !cudaProviderInstalled()) {
+      failures.push('cuda: provider library not installed');
+      continue;
+    }
+    try {
+      // 'cpu' stays behind 'cuda' so nodes CUDA lacks kernels for still run.
+      const eps = provider === 'cuda' ? ['cuda', 'cpu'] : ['cpu'];
+      const session = await ort.InferenceSession.create(model, { ...base, executionProviders: eps });
+      log(`ort engine: running on ${provider}${provider === 'cpu' ? ` (${threads} intra-op threads)` : ''}${failures.length ? `; skipped ${failures.join('; ')}` : ''}`);
+      return { session, provider };
+    } catch (err) {
+      failures.push(`${provider}: ${(err as Error).message}`);
+    }
+  }
+  throw new Error(`ort engine: no execution provider could load the model (${failures.join('; ')})`);
+}
+
+export class OrtEngine implements InferenceEngine {
+  readonly name: string;
+  readonly nItems: number;
+  readonly hiddenSizes: readonly number[];
+  readonly topK: number;
+  readonly maxExclude: number;
+  readonly maxBatch: number;
+  readonly outputScores: boolean;
+  /** TopK candidates per row the graph returns (topK + maxExclude, capped by nItems). */
+  readonly candidates: number;
+
+  private readonly itemIds: BigInt64Array;
+  /** Low 32-bit words of itemIds: ids are < 2^31 and non-negative, so the high words stay 0. */
+  private readonly itemWords: Int32Array;
+  private readonly hNext: Float32Array[];
+  private readonly candScore: Float32Array;
+  private readonly candIdx: BigInt64Array;
+  private readonly candIdxWords: Int32Array;
+  private readonly bindings = new Map<number, BatchBindings>();
+  private readonly feeds: Record<string, ort.Tensor> = {};
+  private disposed = false;
+  private busy = false;
+
+  private constructor(
+    private readonly session: ort.InferenceSession,
+    readonly provider: OrtProvider,
+    weights: Gru4RecWeights,
+    cfg: EngineConfig,
+  ) {
+    this.nItems = weights.arch.nItems;
+    this.hiddenSizes = [...weights.arch.hiddenSizes];
+    this.topK = cfg.topK;
+    this.maxExclude = cfg.maxExclude;
+    this.maxBatch = cfg.maxBatch;
+    this.outputScores = cfg.outputScores;
+    this.candidates = candidateCount(this.nItems, this.topK, this.maxExclude);
+    this.name = `ort-${provider}`;
+    const B = cfg.maxBatch;
+    this.itemIds = new BigInt64Array(B);
+    this.itemWords = new Int32Array(this.itemIds.buffer);
+    this.hNext = this.hiddenSizes.map((H) => new Float32Array(B * H));
+    this.candScore = new Float32Array(B * this.candidates);
+    this.candIdx = new BigInt64Array(B * this.candidates);
+    this.candIdxWords = new Int32Array(this.candIdx.buffer);
+  }
+
+  static async create(weights: Gru4RecWeights, opts: OrtEngineOptions): Promise<OrtEngine> {
+    const cfg = resolveEngineOptions(weights.arch.nItems, opts);
+    const model = exportOnnx(weights, { topK: cfg.topK, maxExclude: cfg.maxExclude, outputScores: cfg.outputScores });
+    const log = opts.log ?? ((m: string) => console.info(m));
+    const { session, provider } = await openSession(model, opts, log);
+    return new OrtEngine(session, provider, weights, cfg);
+  }
+
+  /** Outputs land directly in the engine's scratch (ORT fills pre-allocated output tensors). */
+  private bindingsFor(n: number): BatchBindings {
+    let b = this.bindings.get(n);
+    if (b) return b;
+    const K = this.candidates;
+    const fetches: Record<string, ort.Tensor | null> = {};
+    this.hiddenSizes.forEach((H, l) => {
+      fetches[GraphNames.hiddenNext(l)] = new ort.Tensor('float32', this.hNext[l].subarray(0, n * H), [n, H]);
+    });
+    fetches[GraphNames.topScores] = new ort.Tensor('float32', this.candScore.subarray(0, n * K), [n, K]);
+    fetches[GraphNames.topIndices] = new ort.Tensor('int64', this.candIdx.subarray(0, n * K), [n, K]);
+    b = { item: new ort.Tensor('int64', this.itemIds.subarray(0, n), [n]), fetches };
+    this.bindings.set(n, b);
+    return b;
+  }
+
+  async step(n: number, items: Int32Array, hidden: Float32Array[], out: StepOutput, exclude?: ExcludeLists): Promise<void> {
+    if (this.disposed) throw new Error('ort engine: step() after dispose()');
+    // The scratch buffers serve one batch at a time; overlapping steps would overwrite each other.
+    if (this.busy) throw new Error('ort engine: step() called while the previous step is still running; await it first');
+    checkStepArgs(this, n, items, hidden, out, exclude);
+    this.busy = true;
+    try {
+      await this.runStep(n, items, hidden, out, exclude);
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private async runStep(n: number, items: Int32Array, hidden: Float32Array[], out: StepOutput, exclude?: ExcludeLists): Promise<void> {
+    const { hiddenSizes, candidates: K, topK } = this;
+    if (littleEndian) {
+      for (let b = 0; b < n; b++) {
+        this.itemWords[2 * b] = items[b];
+        this.itemWords[2 * b + 1] = 0;
+      }
+    } else {
+      for (let b = 0; b < n; b++) this.itemIds[b] = BigInt(items[b]);
+    }
+    const bind = this.bindingsFor(n);
+    const feeds = this.feeds;
+    feeds[GraphNames.item] = bind.item;
+    hiddenSizes.forEach((H, l) => {
+      const h = hidden[l];
+      feeds[GraphNames.hidden(l)] = new ort.Tensor('float32', h.length === n * H ? h : h.subarray(0, n * H), [n, H]);
+    });
+    let fetches = bind.fetches;
+    if (this.outputScores && out.scores) {
+      // The caller's score buffer changes between calls, so this wrapper can't be cached.
+      fetches = { ...fetches, [GraphNames.scores]: new ort.Tensor('float32', out.scores.subarray(0, n * this.nItems), [n, this.nItems]) };
+    }
+    await this.session.run(feeds, fetches);
+
+    hiddenSizes.forEach((H, l) => hidden[l].set(this.hNext[l].subarray(0, n * H)));
+    const words = littleEndian ? this.candIdxWords : Int32Array.from(this.candIdx.subarray(0, n * K), Number);
+    const stride = littleEndian ? 2 : 1;
+    for (let b = 0; b < n; b++) {
+      takeUnexcluded(
+        words,
+        b * K * stride,
+        stride,
+        this.candScore,
+        b * K,
+        K,
+        topK,
+        out.topIdx,
+        out.topScore,
+        b * topK,
+        exclude?.items,
+        exclude ? exclude.offsets[b] : 0,
+        exclude ? exclude.offsets[b + 1] : 0,
+      );
+    }
+  }
+
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.bindings.clear();
+    await this.session.release();
+  }
+}
+
+export function createOrtEngine(weights: Gru4RecWeights, opts: OrtEngineOptions): Promise<OrtEngine> {
+  return OrtEngine.create(weights, opts);
+}

@@ -1,0 +1,55 @@
+import type { StreamrecConfig } from '../config/config.ts';
+import type { Recommender } from './recommender.ts';
+import { CooccurrenceRecommender } from './cooccurrence-recommender.ts';
+import { validateWeights, type Gru4RecWeights } from '../model/weights.ts';
+import { createEngine, type EngineKind } from '../engine/create-engine.ts';
+import { Gru4RecRecommender } from './gru4rec-recommender.ts';
+
+/** Builds the recommender a topology asks for; a bad model file is refused here, before any consumer starts. */
+export async function createRecommender(config: StreamrecConfig, log: (line: string) => void = (l) => process.stderr.write(l + '\n')): Promise<Recommender> {
+  switch (config.model.kind) {
+    case 'cooccurrence':
+      return new CooccurrenceRecommender(config.serving.topK, config.serving.sessions.maxSessions);
+    case 'gru4rec': {
+      const { loadModel } = await import('../registry/model-file.ts');
+      const model = await loadModel(config.model.path);
+      return buildGru4RecRecommender(config, model.weights, model.itemIds, model.version ?? 'unversioned', log);
+    }
+  }
+}
+
+/** Item indices ordered by output bias: GRU4Rec's bias tracks popularity, the cold-start answer. */
+function biasRanking(w: Gru4RecWeights): Int32Array {
+  const by = w.tensors['out.by'].data;
+  return Int32Array.from(Array.from(by.keys()).sort((a, b) => by[b] - by[a] || a - b));
+}
+
+export async function buildGru4RecRecommender(
+  config: StreamrecConfig,
+  weights: Gru4RecWeights,
+  itemIds: readonly string[],
+  version: string,
+  log: (line: string) => void = (l) => process.stderr.write(l + '\n'),
+): Promise<Gru4RecRecommender> {
+  validateWeights(weights);
+  const s = config.serving;
+  const kind: EngineKind | undefined = config.model.engine === 'auto' ? undefined : config.model.engine === 'onnx' ? 'ort' : 'tfjs';
+  const engine = await createEngine(weights, {
+    kind,
+    topK: s.topK,
+    maxExclude: s.excludeSeen ? s.sessions.historyLength : 0,
+    maxBatch: Math.max(s.batch.maxSize, 1),
+    log,
+  });
+  return new Gru4RecRecommender(engine, {
+    version,
+    itemIds,
+    topK: s.topK,
+    excludeSeen: s.excludeSeen,
+    historyLength: s.sessions.historyLength,
+    maxSessions: s.sessions.maxSessions,
+    ttlMs: s.sessions.ttlMs,
+    unknownItems: s.unknownItems,
+    fallbackRanking: biasRanking(weights),
+  });
+}

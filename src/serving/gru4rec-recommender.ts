@@ -1,0 +1,208 @@
+/**
+ * Serving GRU4Rec: per-session hidden states in the SessionStore, one batched engine step per
+ * "wave" of a micro-batch (each session at most once per wave, so its events stay in order),
+ * exact top-K from the engine, and a changelog record per touched session at the batch boundary.
+ * No per-event typed-array allocation: every buffer is sized for the engine's maxBatch once.
+ */
+import { ItemIndex } from '../data/item-index.ts';
+import type { InferenceEngine, StepOutput, ExcludeLists } from '../engine/engine.ts';
+import { SessionStore } from '../session/session-store.ts';
+import { ChangelogWriter, restoreFromRecords, type ChangelogInput, type ChangelogRecord } from '../session/changelog.ts';
+import { StepPlanner } from '../batch/step-planner.ts';
+import type { ClickInput, RecommendOutcome, StatefulRecommender } from './recommender.ts';
+
+export interface Gru4RecRecommenderOptions {
+  version: string;
+  itemIds: readonly string[];
+  topK: number;
+  excludeSeen: boolean;
+  historyLength: number;
+  maxSessions: number;
+  ttlMs: number;
+  unknownItems: 'dead-letter' | 'cold-start';
+  /** Items ranked for sessions whose click names an item the model does not know (cold-start). */
+  fallbackRanking?: Int32Array;
+}
+
+export class Gru4RecRecommender implements StatefulRecommender {
+  readonly version: string;
+  readonly store: SessionStore;
+  private readonly changelog: ChangelogWriter;
+  private readonly index: ItemIndex;
+  private readonly planner: StepPlanner;
+  private readonly maxBatch: number;
+  // Per micro-batch (grown if a batch is larger than the engine's maxBatch; it is then stepped in pieces).
+  private slots = new Int32Array(0);
+  private itemOf = new Int32Array(0);
+  private positions = new Int32Array(0);
+  private perm = new Int32Array(0);
+  private stepStart = new Int32Array(0);
+  // Per engine step (maxBatch rows).
+  private readonly rowSlots: Int32Array;
+  private readonly rowItems: Int32Array;
+  private readonly hidden: Float32Array[];
+  private readonly out: StepOutput;
+  private readonly exclude: ExcludeLists | undefined;
+  private readonly fallback: { itemIds: string[]; scores: number[] } | null;
+
+  constructor(
+    private readonly engine: InferenceEngine,
+    private readonly o: Gru4RecRecommenderOptions,
+  ) {
+    if (o.itemIds.length !== engine.nItems) throw new Error(`model has ${engine.nItems} items but its item id map holds ${o.itemIds.length}`);
+    if (engine.topK < o.topK) throw new Error(`engine returns ${engine.topK} items, serving.topK is ${o.topK}`);
+    this.version = o.version;
+    this.index = ItemIndex.fromIds(o.itemIds);
+    this.store = new SessionStore({ hiddenSizes: engine.hiddenSizes, historyLength: o.historyLength, maxSessions: o.maxSessions, ttlMs: o.ttlMs });
+    this.changelog = new ChangelogWriter(this.store);
+    this.planner = new StepPlanner(this.store.capacity);
+    this.maxBatch = engine.maxBatch;
+    this.rowSlots = new Int32Array(this.maxBatch);
+    this.rowItems = new Int32Array(this.maxBatch);
+    this.hidden = engine.hiddenSizes.map((h) => new Float32Array(this.maxBatch * h));
+    this.out = { topIdx: new Int32Array(this.maxBatch * engine.topK), topScore: new Float32Array(this.maxBatch * engine.topK) };
+    this.exclude = o.excludeSeen ? { offsets: new Int32Array(this.maxBatch + 1), items: new Int32Array(this.maxBatch * o.historyLength) } : undefined;
+    if (o.excludeSeen && engine.maxExclude < o.historyLength) throw new Error(`engine excludes at most ${engine.maxExclude} items per row, history holds ${o.historyLength}`);
+    this.fallback = o.fallbackRanking
+      ? { itemIds: Array.from(o.fallbackRanking.subarray(0, o.topK), (i) => this.index.idOf(i)), scores: Array.from(o.fallbackRanking.subarray(0, o.topK), (_, r) => -r) }
+      : null;
+  }
+
+  private ensureBatchCapacity(n: number): void {
+    if (this.slots.length >= n) return;
+    const cap = Math.max(n, 2 * this.slots.length, 64);
+    this.slots = new Int32Array(cap);
+    this.itemOf = new Int32Array(cap);
+    this.positions = new Int32Array(cap);
+    this.perm = new Int32Array(cap);
+    this.stepStart = new Int32Array(cap + 1);
+  }
+
+  async recommendBatch(events: readonly ClickInput[], out: RecommendOutcome[]): Promise<void> {
+    const store = this.store;
+    const now = Date.now();
+    store.expire(now, 1000);
+    store.beginBatch();
+    this.ensureBatchCapacity(events.length);
+    let n = 0;
+    for (let i = 0; i < events.length; i++) {
+      const ev = events[i];
+      const item = this.index.get(ev.itemId);
+      if (item < 0) {
+        out[i] =
+          this.o.unknownItems === 'cold-start' && this.fallback
+            ? { ok: true, itemIds: this.fallback.itemIds, scores: this.fallback.scores }
+            : { ok: false, kind: 'UNKNOWN_ITEM', reason: `item "${ev.itemId.slice(0, 64)}" is not in the catalogue of model ${this.version}` };
+        continue;
+      }
+      this.slots[n] = store.acquire(ev.sessionId, ev.partition, now);
+      this.itemOf[n] = item;
+      this.positions[n] = i;
+      n++;
+    }
+    if (n === 0) return;
+    const steps = this.planner.plan(this.slots, n, this.perm, this.stepStart);
+    for (let s = 0; s < steps; s++) {
+      for (let a = this.stepStart[s]; a < this.stepStart[s + 1]; a += this.maxBatch) {
+        await this.runStep(out, a, Math.min(this.stepStart[s + 1], a + this.maxBatch));
+      }
+    }
+  }
+
+  /** One engine call for batch positions perm[from..to): distinct sessions by construction. */
+  private async runStep(out: RecommendOutcome[], from: number, to: number): Promise<void> {
+    const rows = to - from;
+    const store = this.store;
+    for (let r = 0; r < rows; r++) {
+      const j = this.perm[from + r];
+      this.rowSlots[r] = this.slots[j];
+      this.rowItems[r] = this.itemOf[j];
+      store.pushItem(this.slots[j], this.itemOf[j]);
+    }
+    for (let l = 0; l < this.hidden.length; l++) store.gather(l, this.rowSlots, rows, this.hidden[l]);
+    if (this.exclude) {
+      let at = 0;
+      for (let r = 0; r < rows; r++) {
+        this.exclude.offsets[r] = at;
+        at += store.history(this.rowSlots[r], this.exclude.items, at);
+      }
+      this.exclude.offsets[rows] = at;
+    }
+    await this.engine.step(rows, this.rowItems, this.hidden, this.out, this.exclude);
+    for (let l = 0; l < this.hidden.length; l++) store.scatter(l, this.rowSlots, rows, this.hidden[l]);
+    this.changelog.markDirtySlots(this.rowSlots, rows);
+    const K = this.engine.topK;
+    for (let r = 0; r < rows; r++) {
+      const itemIds: string[] = [];
+      const scores: number[] = [];
+      for (let k = 0; k < this.o.topK; k++) {
+        const idx = this.out.topIdx[r * K + k];
+        if (idx < 0) break;
+        itemIds.push(this.index.idOf(idx));
+        scores.push(this.out.topScore[r * K + k]);
+      }
+      out[this.positions[this.perm[from + r]]] = { ok: true, itemIds, scores };
+    }
+  }
+
+  /**
+   * Recomputes every live session's hidden state from its stored item history (the last
+   * `historyLength` items): what a model swap needs, since states of the old weights mean nothing
+   * to new ones. Sessions advance together, position by position, in engine-sized batches; every
+   * session is marked for the changelog. Returns the number of sessions rebuilt.
+   */
+  async rebuildStates(): Promise<number> {
+    const store = this.store;
+    const live = new Int32Array(store.size);
+    const n = store.liveSlots(live);
+    const H = this.o.historyLength;
+    const histories = new Int32Array(n * H);
+    const lengths = new Int32Array(n);
+    let longest = 0;
+    for (let i = 0; i < n; i++) {
+      lengths[i] = store.history(live[i], histories, i * H);
+      longest = Math.max(longest, lengths[i]);
+    }
+    store.resetHiddenStates();
+    for (let t = 0; t < longest; t++) {
+      let rows = 0;
+      const flush = async () => {
+        for (let l = 0; l < this.hidden.length; l++) store.gather(l, this.rowSlots, rows, this.hidden[l]);
+        await this.engine.step(rows, this.rowItems, this.hidden, this.out);
+        for (let l = 0; l < this.hidden.length; l++) store.scatter(l, this.rowSlots, rows, this.hidden[l]);
+        rows = 0;
+      };
+      for (let i = 0; i < n; i++) {
+        if (lengths[i] <= t) continue;
+        this.rowSlots[rows] = live[i];
+        this.rowItems[rows] = histories[i * H + t];
+        if (++rows === this.maxBatch) await flush();
+      }
+      if (rows > 0) await flush();
+    }
+    this.changelog.markDirtySlots(live, n);
+    return n;
+  }
+
+  drainChangelog(): ChangelogRecord[] {
+    return this.changelog.drain();
+  }
+
+  /** The batch failed: its state changes must not reach the changelog (the caller restores the partition). */
+  discardChangelog(): void {
+    this.changelog.discard();
+  }
+
+  restorePartition(records: Iterable<ChangelogInput>): number {
+    return restoreFromRecords(this.store, records).restored;
+  }
+
+  partitionsRevoked(partitions: number[]): void {
+    for (const p of partitions) this.store.dropPartition(p);
+  }
+
+  async close(): Promise<void> {
+    this.changelog.close();
+    await this.engine.dispose();
+  }
+}
