@@ -10,7 +10,10 @@
  *
  *   node --import tsx bench/engine.ts [--out results/engine.json] [--catalogues 3000,30000,300000]
  *        [--batches 1,8,32,128,512] [--hidden 100] [--topk 20] [--exclude 0] [--min-time 1]
- *        [--input constrained|embedding|onehot] [--engines ort1,ort2,tfjs,gemm1,gemm2]
+ *        [--input constrained|embedding|onehot] [--engines ort1,ort2,tfjs,tfjs-js,gemm1,gemm2]
+ *
+ * tfjs-js is the tfjs engine with topkMode 'js': the score rows come back to JS and the top-K
+ * heap (src/model/topk.ts) selects over the whole catalogue, the one place serving runs it.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
@@ -187,21 +190,22 @@ async function contestantsFor(nItems: number): Promise<Contestant[]> {
       const threads = kind === 'ort1' ? 1 : 2;
       const e = await createOrtEngine(weights, { topK, maxExclude, maxBatch, providers: ['cpu'], intraOpNumThreads: threads, log: () => {} });
       list.push(engineContestant(e, `ort-cpu-t${threads}`, nItems));
-    } else if (kind === 'tfjs') {
-      const e = await createTfjsEngine(weights, { topK, maxExclude, maxBatch });
-      list.push(engineContestant(e, e.name, nItems));
+    } else if (kind === 'tfjs' || kind === 'tfjs-js') {
+      const topkMode = kind === 'tfjs' ? 'tf' : 'js';
+      const e = await createTfjsEngine(weights, { topK, maxExclude, maxBatch, topkMode });
+      list.push(engineContestant(e, kind === 'tfjs' ? e.name : `${e.name}-jstopk`, nItems));
     } else if (kind === 'gemm1' || kind === 'gemm2') {
       const threads = kind === 'gemm1' ? 1 : 2;
       list.push(await boundContestant('matmul', nItems, threads), await boundContestant('gemmT', nItems, threads));
     } else {
-      throw new Error(`unknown engine kind ${kind} (ort1, ort2, tfjs, gemm1, gemm2)`);
+      throw new Error(`unknown engine kind ${kind} (ort1, ort2, tfjs, tfjs-js, gemm1, gemm2)`);
     }
   }
   return list;
 }
 
 async function main(): Promise<void> {
-  const tfBackend = engineKinds.includes('tfjs') ? await initBackend() : 'none';
+  const tfBackend = engineKinds.some((k) => k.startsWith('tfjs')) ? await initBackend() : 'none';
   const machine = {
     loadAvgAtStart: loadavg(),
     cpus: availableParallelism(),

@@ -1,6 +1,8 @@
 /**
  * `scripts/kafka.sh fetch|start|stop|status`: manage one background local broker whose
  * address is kept in .streamrec/kafka.json, for people who want to run serve/produce by hand.
+ * `start --sasl USER:PASSWORD` (repeatable) adds a SASL_PLAINTEXT listener (PLAIN and
+ * SCRAM-SHA-256) for trying kafka.security; it applies when the broker's data is first formatted.
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,7 +14,19 @@ const stateFile = join(stateDir, 'kafka.json');
 interface BrokerState {
   pid: number;
   brokers: string;
+  saslBrokers?: string;
   dataDir: string;
+}
+
+function saslUsers(args: string[]): Record<string, string> | undefined {
+  const users: Record<string, string> = {};
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] !== '--sasl') throw new Error(`unknown option ${args[i]}`);
+    const [name, ...password] = (args[++i] ?? '').split(':');
+    if (!name || password.length === 0) throw new Error('--sasl takes USER:PASSWORD');
+    users[name] = password.join(':');
+  }
+  return Object.keys(users).length > 0 ? users : undefined;
 }
 
 function readState(): BrokerState | null {
@@ -21,7 +35,7 @@ function readState(): BrokerState | null {
   return isAlive(s.pid) ? s : null;
 }
 
-async function main(cmd: string | undefined): Promise<number> {
+async function main(cmd: string | undefined, args: string[]): Promise<number> {
   switch (cmd) {
     case 'fetch':
       console.log(ensureKafkaJars());
@@ -33,10 +47,12 @@ async function main(cmd: string | undefined): Promise<number> {
         return 0;
       }
       mkdirSync(stateDir, { recursive: true });
-      const b = await startLocalBroker({ detached: true, dataDir: join(stateDir, 'kafka-data') });
-      writeFileSync(stateFile, JSON.stringify({ pid: b.pid, brokers: b.brokers, dataDir: b.dataDir }));
+      const users = saslUsers(args);
+      const b = await startLocalBroker({ detached: true, dataDir: join(stateDir, 'kafka-data'), sasl: users ? { users } : undefined });
+      writeFileSync(stateFile, JSON.stringify({ pid: b.pid, brokers: b.brokers, saslBrokers: b.saslBrokers, dataDir: b.dataDir }));
       console.log(b.brokers);
       console.error(`streamrec: Kafka broker running (pid ${b.pid}); export KAFKA_BROKERS=${b.brokers}`);
+      if (b.saslBrokers) console.error(`streamrec: SASL_PLAINTEXT listener (PLAIN, SCRAM-SHA-256) on ${b.saslBrokers}`);
       return 0;
     }
     case 'stop': {
@@ -47,13 +63,13 @@ async function main(cmd: string | undefined): Promise<number> {
     }
     case 'status': {
       const s = readState();
-      console.log(s ? `running pid=${s.pid} brokers=${s.brokers}` : 'stopped');
+      console.log(s ? `running pid=${s.pid} brokers=${s.brokers}${s.saslBrokers ? ` sasl=${s.saslBrokers}` : ''}` : 'stopped');
       return s ? 0 : 1;
     }
     default:
-      console.error('usage: scripts/kafka.sh fetch|start|stop|status');
+      console.error('usage: scripts/kafka.sh fetch|start [--sasl USER:PASSWORD]...|stop|status');
       return 2;
   }
 }
 
-process.exitCode = await main(process.argv[2]);
+process.exitCode = await main(process.argv[2], process.argv.slice(3));

@@ -7,6 +7,7 @@
  * protocol versions; 3.9 keeps them all.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync, openSync, readFileSync, mkdtempSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
@@ -62,6 +63,18 @@ export function ensureKafkaJars(log: (s: string) => void = (s) => process.stderr
   return libs;
 }
 
+/**
+ * A KRaft cluster id: 16 random bytes, URL-safe base64 without padding, as Kafka's own
+ * `StorageTool random-uuid` prints it (generated here to save starting a JVM for it). Kafka
+ * never hands out ids starting with "-" (they read as command-line flags), nor may we.
+ */
+function clusterId(): string {
+  for (;;) {
+    const id = randomBytes(16).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
+}
+
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
@@ -87,10 +100,24 @@ function portOpen(port: number): Promise<boolean> {
 }
 
 export interface LocalBroker {
+  /** host:port of the PLAINTEXT listener. */
   brokers: string;
+  /** host:port of the SASL_PLAINTEXT listener, when started with `sasl`. */
+  saslBrokers?: string;
   pid: number;
   dataDir: string;
   stop(): Promise<void>;
+}
+
+/**
+ * An extra SASL_PLAINTEXT listener on loopback accepting PLAIN and SCRAM-SHA-256, for testing
+ * authenticated clients. Each user gets both: PLAIN through the listener's JAAS config, SCRAM
+ * through credentials written into the metadata log when the storage is formatted.
+ */
+export interface SaslListenerOptions {
+  /** username → password; letters, digits, `.`, `_` and `-` only (they are spliced into JAAS and tool arguments). */
+  users: Record<string, string>;
+  port?: number;
 }
 
 export interface StartOptions {
@@ -99,19 +126,42 @@ export interface StartOptions {
   /** Keep the JVM running after this process exits (used by `scripts/kafka.sh start`). */
   detached?: boolean;
   heapMb?: number;
+  sasl?: SaslListenerOptions;
   log?: (s: string) => void;
 }
 
-function serverProperties(dataDir: string, port: number, controllerPort: number): string {
+interface Ports {
+  plaintext: number;
+  controller: number;
+  sasl?: number;
+}
+
+const SAFE_CREDENTIAL = /^[A-Za-z0-9._-]+$/;
+
+function saslProperties(users: Record<string, string>): string[] {
+  const plainUsers = Object.entries(users)
+    .map(([name, password]) => `user_${name}="${password}"`)
+    .join(' ');
+  return [
+    'listener.name.sasl_plaintext.sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256',
+    // PLAIN checks the user_<name> entries of this JAAS line; SCRAM looks credentials up in the metadata log.
+    `listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required ${plainUsers};`,
+    'listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;',
+  ];
+}
+
+function serverProperties(dataDir: string, ports: Ports, sasl?: SaslListenerOptions): string {
+  const saslListener = ports.sasl === undefined ? '' : `,SASL_PLAINTEXT://127.0.0.1:${ports.sasl}`;
   return [
     'process.roles=broker,controller',
     'node.id=1',
-    `controller.quorum.voters=1@127.0.0.1:${controllerPort}`,
-    `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
-    `advertised.listeners=PLAINTEXT://127.0.0.1:${port}`,
+    `controller.quorum.voters=1@127.0.0.1:${ports.controller}`,
+    `listeners=PLAINTEXT://127.0.0.1:${ports.plaintext},CONTROLLER://127.0.0.1:${ports.controller}${saslListener}`,
+    `advertised.listeners=PLAINTEXT://127.0.0.1:${ports.plaintext}${saslListener}`,
     'controller.listener.names=CONTROLLER',
-    'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+    'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT',
     'inter.broker.listener.name=PLAINTEXT',
+    ...(sasl ? saslProperties(sasl.users) : []),
     `log.dirs=${join(dataDir, 'logs')}`,
     // Single node: internal topics cannot be replicated, and few partitions keep start-up quick.
     'offsets.topic.replication.factor=1',
@@ -135,18 +185,28 @@ export async function startLocalBroker(opts: StartOptions = {}): Promise<LocalBr
   const home = kafkaHome();
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'streamrec-kafka-'));
   mkdirSync(dataDir, { recursive: true });
-  const port = opts.port ?? (await freePort());
-  let controllerPort = await freePort();
-  while (controllerPort === port) controllerPort = await freePort();
+  const users = Object.entries(opts.sasl?.users ?? {});
+  for (const [name, password] of users)
+    if (!SAFE_CREDENTIAL.test(name) || !SAFE_CREDENTIAL.test(password))
+      throw new Error(`local broker SASL user ${JSON.stringify(name)}: use letters, digits, ".", "_" and "-" only`);
+  const taken = new Set<number>();
+  const pick = async (wanted?: number): Promise<number> => {
+    let p = wanted ?? (await freePort());
+    while (taken.has(p)) p = await freePort();
+    taken.add(p);
+    return p;
+  };
+  const ports: Ports = { plaintext: await pick(opts.port), controller: await pick(), sasl: opts.sasl ? await pick(opts.sasl.port) : undefined };
   const props = join(dataDir, 'server.properties');
-  writeFileSync(props, serverProperties(dataDir, port, controllerPort));
+  writeFileSync(props, serverProperties(dataDir, ports, opts.sasl));
   const cp = `${libs}/*`;
   const javaBase = ['-cp', cp, `-Dlog4j.configuration=file:${join(home, 'log4j.properties')}`];
   if (!existsSync(join(dataDir, 'logs', 'meta.properties'))) {
-    const uuid = spawnSync('java', [...javaBase, 'kafka.tools.StorageTool', 'random-uuid'], { encoding: 'utf8' });
-    const clusterId = uuid.stdout.trim().split('\n').pop() ?? '';
-    if (uuid.status !== 0 || clusterId === '') throw new Error(`kafka StorageTool random-uuid failed: ${uuid.stderr}`);
-    const fmt = spawnSync('java', [...javaBase, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', props], { encoding: 'utf8' });
+    // SCRAM credentials go into the metadata log at format time, so they exist before the broker serves.
+    const scram = users.flatMap(([name, password]) => ['--add-scram', `SCRAM-SHA-256=[name=${name},password=${password}]`]);
+    // A short-lived tool: the C1 compiler and the serial GC start it in about half the time.
+    const tool = ['-XX:TieredStopAtLevel=1', '-XX:+UseSerialGC', ...javaBase, 'kafka.tools.StorageTool'];
+    const fmt = spawnSync('java', [...tool, 'format', '-t', clusterId(), '-c', props, ...scram], { encoding: 'utf8' });
     if (fmt.status !== 0) throw new Error(`kafka storage format failed: ${fmt.stderr || fmt.stdout}`);
   }
   const logFile = join(dataDir, 'broker.log');
@@ -170,17 +230,20 @@ export async function startLocalBroker(opts: StartOptions = {}): Promise<LocalBr
     child.once('exit', () => process.removeListener('exit', reap));
   }
   const deadline = Date.now() + 90_000;
-  while (!(await portOpen(port))) {
-    if (exited) throw new Error(`Kafka broker exited during start-up; see ${logFile}:\n${readFileSync(logFile, 'utf8').slice(-2000)}`);
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`Kafka broker did not open 127.0.0.1:${port} within 90 s; see ${logFile}`);
+  for (const port of [ports.plaintext, ports.sasl]) {
+    if (port === undefined) continue;
+    while (!(await portOpen(port))) {
+      if (exited) throw new Error(`Kafka broker exited during start-up; see ${logFile}:\n${readFileSync(logFile, 'utf8').slice(-2000)}`);
+      if (Date.now() > deadline) {
+        child.kill('SIGKILL');
+        throw new Error(`Kafka broker did not open 127.0.0.1:${port} within 90 s; see ${logFile}`);
+      }
+      await new Promise((r) => setTimeout(r, 200));
     }
-    await new Promise((r) => setTimeout(r, 200));
   }
-  const brokers = `127.0.0.1:${port}`;
   return {
-    brokers,
+    brokers: `127.0.0.1:${ports.plaintext}`,
+    saslBrokers: ports.sasl === undefined ? undefined : `127.0.0.1:${ports.sasl}`,
     pid,
     dataDir,
     stop: () => stopPid(pid, () => exited),

@@ -151,3 +151,6 @@ try {
     process.exitCode = EXIT_CODES.internal;
   }
 }
+// A client that does not close its sockets must not keep a finished command alive (a serving
+// process that stopped on a fatal error has to exit for its supervisor to restart it).
+setTimeout(() => process.exit(), 3000).unref();

@@ -8,7 +8,7 @@ import { serveMetrics } from '../metrics/prometheus.ts';
 export async function runServe(config: StreamrecConfig, instanceId: string): Promise<void> {
   const recommender = await createRecommender(config);
   const app = new ServingApp({ config, recommender, instanceId });
-  await app.start();
+  // The probes answer from the start: /readyz says "starting" until the consumer has joined.
   const store = recommender instanceof Gru4RecRecommender ? recommender.store : null;
   const metrics =
     config.metrics.port > 0
@@ -19,11 +19,16 @@ export async function runServe(config: StreamrecConfig, instanceId: string): Pro
             modelVersion: () => recommender.version,
             sessionStoreBytes: store ? () => store.memoryBytes() : undefined,
             sessions: store ? () => store.size : undefined,
+            healthy: () => app.health().alive,
+            ready: () => app.health().ready,
+            reason: () => app.health().reason,
           },
           config.metrics.port,
+          config.metrics.host,
         )
       : null;
-  if (metrics) process.stderr.write(`serve: Prometheus metrics on :${config.metrics.port}/metrics\n`);
+  if (metrics) process.stderr.write(`serve: Prometheus metrics on http://${config.metrics.host}:${config.metrics.port}/metrics, probes /healthz /readyz\n`);
+  await app.start();
   process.stderr.write(
     `serve: instance ${instanceId} consuming ${config.topics.clicks.name} → ${config.topics.recommendations.name} (${config.serving.delivery}, model ${recommender.version})\n`,
   );
@@ -33,12 +38,18 @@ export async function runServe(config: StreamrecConfig, instanceId: string): Pro
       `serve: in ${s.eventsIn} out ${s.recommendationsOut} batches ${s.batches} Recall@20 ${s.quality.recall.toFixed(3)} MRR@20 ${s.quality.mrr.toFixed(3)} p99 ${s.latency.quantile(0.99).toFixed(1)} ms\n`,
     );
   }, 5000);
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
+  // Runs until a signal (graceful stop) or a fatal error (fenced, broker gone for good, an
+  // unwritable topic): then it stops and exits non-zero, so its supervisor restarts it.
+  const fatal = await Promise.race([
+    new Promise<null>((resolve) => {
+      process.once('SIGINT', () => resolve(null));
+      process.once('SIGTERM', () => resolve(null));
+    }),
+    app.fatal,
+  ]);
   clearInterval(ticker);
   metrics?.close();
-  await app.stop();
+  await Promise.race([app.stop().catch(() => undefined), new Promise((r) => setTimeout(r, 10_000).unref())]);
+  if (fatal) throw fatal;
   process.stderr.write('serve: stopped cleanly\n');
 }

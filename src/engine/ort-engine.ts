@@ -10,7 +10,7 @@ import * as ort from 'onnxruntime-node';
 import type { Gru4RecWeights } from '../model/weights.ts';
 import { exportOnnx, candidateCount, GraphNames } from './onnx/graph-builder.ts';
 import { checkStepArgs, resolveEngineOptions, type EngineConfig, type EngineOptions, type ExcludeLists, type InferenceEngine, type StepOutput } from './engine.ts';
-import { takeUnexcluded } from './topk.ts';
+import { takeUnexcludedRows } from './batch-topk.ts';
 
 export type OrtProvider = 'cuda' | 'cpu';
 
@@ -186,23 +186,7 @@ export class OrtEngine implements InferenceEngine {
     hiddenSizes.forEach((H, l) => hidden[l].set(this.hNext[l].subarray(0, n * H)));
     const words = littleEndian ? this.candIdxWords : Int32Array.from(this.candIdx.subarray(0, n * K), Number);
     const stride = littleEndian ? 2 : 1;
-    for (let b = 0; b < n; b++) {
-      takeUnexcluded(
-        words,
-        b * K * stride,
-        stride,
-        this.candScore,
-        b * K,
-        K,
-        topK,
-        out.topIdx,
-        out.topScore,
-        b * topK,
-        exclude?.items,
-        exclude ? exclude.offsets[b] : 0,
-        exclude ? exclude.offsets[b + 1] : 0,
-      );
-    }
+    takeUnexcludedRows(n, words, stride, this.candScore, K, out, topK, exclude);
   }
 
   async dispose(): Promise<void> {

@@ -1,26 +1,23 @@
 /**
- * InferenceEngine on tfjs ops, on whichever tfjs backend is active (wasm here; native
- * 'tensorflow' where tfjs-node installs). Same cell and scoring as the ONNX graph.
+ * InferenceEngine on tfjs, on whichever tfjs backend is active (wasm here; native 'tensorflow'
+ * where tfjs-node installs). The step is the model's own inference step (Gru4Rec.stepTensors:
+ * the GRU cell of src/model/gru-cell.ts and the full-catalogue scoring), so serving on tfjs,
+ * training and the offline evaluator run one definition of GRU4Rec; only top-K is the engine's.
  */
 import * as tf from '@tensorflow/tfjs';
-import { validateWeights, inputTableName, type Gru4RecWeights } from '../model/weights.ts';
+import { Gru4Rec } from '../model/gru4rec.ts';
+import { TopK } from '../model/topk.ts';
+import type { Gru4RecWeights } from '../model/weights.ts';
 import { checkStepArgs, resolveEngineOptions, type EngineConfig, type EngineOptions, type ExcludeLists, type InferenceEngine, type StepOutput } from './engine.ts';
 import { candidateCount } from './onnx/graph-builder.ts';
-import { TopKSelector, takeUnexcluded } from './topk.ts';
+import { selectRows, takeUnexcludedRows } from './batch-topk.ts';
 
 export interface TfjsEngineOptions extends EngineOptions {
   /**
    * Where top-K runs: 'tf' = tf.topk on the backend (only topK + maxExclude candidates per row come
-   * back to JS); 'js' = download the score rows and select with TopKSelector. Default 'tf'.
+   * back to JS); 'js' = download the score rows and select with TopK.selectRow. Default 'tf'.
    */
   topkMode?: 'tf' | 'js';
-}
-
-interface LayerWeights {
-  Wx: tf.Tensor2D;
-  Wrz: tf.Tensor2D;
-  Wh: tf.Tensor2D;
-  b: tf.Tensor1D;
 }
 
 export class TfjsEngine implements InferenceEngine {
@@ -34,20 +31,15 @@ export class TfjsEngine implements InferenceEngine {
   readonly topkMode: 'tf' | 'js';
   readonly candidates: number;
 
-  private readonly table: tf.Tensor2D;
-  private readonly layers: LayerWeights[];
-  /** Wy transposed to [H, nItems]: tfjs-wasm's transposeB path is ~9x slower and its fused bias is wrong there. */
-  private readonly WyT: tf.Tensor2D;
-  private readonly by: tf.Tensor1D | null;
-  private readonly oneHot: boolean;
-  private readonly owned: tf.Tensor[] = [];
-  private readonly selector: TopKSelector;
+  private readonly model: Gru4Rec;
+  private readonly selector: TopK;
   private disposed = false;
 
   constructor(weights: Gru4RecWeights, opts: TfjsEngineOptions) {
-    validateWeights(weights);
+    // Options first: a bad option then throws before any weight is uploaded to the backend.
     const cfg: EngineConfig = resolveEngineOptions(weights.arch.nItems, opts);
-    const { arch, tensors } = weights;
+    this.model = Gru4Rec.fromWeights(weights);
+    const { arch } = this.model;
     this.nItems = arch.nItems;
     this.hiddenSizes = [...arch.hiddenSizes];
     this.topK = cfg.topK;
@@ -57,53 +49,16 @@ export class TfjsEngine implements InferenceEngine {
     this.topkMode = opts.topkMode ?? 'tf';
     this.candidates = candidateCount(this.nItems, this.topK, this.maxExclude);
     this.name = `tfjs-${tf.getBackend()}`;
-    this.selector = new TopKSelector(this.topK);
-    this.oneHot = arch.embeddingDim === 0 && !arch.constrainedEmbedding;
-
-    const cache = new Map<string, tf.Tensor>();
-    const t2 = (name: string): tf.Tensor2D => {
-      let t = cache.get(name);
-      if (!t) {
-        const { shape, data } = tensors[name];
-        t = tf.tensor2d(data, [shape[0], shape[1]]);
-        cache.set(name, t);
-        this.owned.push(t);
-      }
-      return t as tf.Tensor2D;
-    };
-    const t1 = (name: string): tf.Tensor1D => {
-      const t = tf.tensor1d(tensors[name].data);
-      this.owned.push(t);
-      return t;
-    };
-    this.table = t2(inputTableName(arch));
-    this.layers = arch.hiddenSizes.map((_, l) => ({ Wx: t2(`gru${l}.Wx`), Wrz: t2(`gru${l}.Wrz`), Wh: t2(`gru${l}.Wh`), b: t1(`gru${l}.b`) }));
-    const { shape: wyShape, data: wyData } = tensors['out.Wy'];
-    this.WyT = tf.tidy(() => tf.transpose(tf.tensor2d(wyData, [wyShape[0], wyShape[1]])));
-    this.owned.push(this.WyT);
-    this.by = arch.useBias ? t1('out.by') : null;
+    this.selector = new TopK(this.topK);
   }
 
   /** The step's tensors: next hidden states, then scores. Caller disposes. */
   private forward(n: number, items: Int32Array, hidden: Float32Array[]): { hNext: tf.Tensor2D[]; scores: tf.Tensor2D } {
     return tf.tidy(() => {
       const ids = tf.tensor1d(items.subarray(0, n), 'int32');
-      let x = tf.gather(this.table, ids) as tf.Tensor2D;
-      const hNext: tf.Tensor2D[] = [];
-      this.hiddenSizes.forEach((H, l) => {
-        const { Wx, Wrz, Wh, b } = this.layers[l];
-        const h = tf.tensor2d(hidden[l].subarray(0, n * H), [n, H]);
-        const vx = l === 0 && this.oneHot ? tf.add(x, b) : tf.fused.matMul({ a: x, b: Wx, bias: b });
-        const rz = tf.sigmoid(tf.add(tf.slice(vx, [0, H], [n, 2 * H]), tf.matMul(h, Wrz)));
-        const r = tf.slice(rz, [0, 0], [n, H]);
-        const z = tf.slice(rz, [0, H], [n, H]);
-        const cand = tf.tanh(tf.add(tf.slice(vx, [0, 0], [n, H]), tf.matMul(tf.mul(r, h), Wh)));
-        // Same rearrangement of (1 − z)⊙h + z⊙n as the ONNX graph.
-        x = tf.add(h, tf.mul(z, tf.sub(cand, h))) as tf.Tensor2D;
-        hNext.push(x);
-      });
-      const scores = tf.fused.matMul({ a: x, b: this.WyT, bias: this.by ?? undefined });
-      return { hNext, scores: scores as tf.Tensor2D };
+      const h = this.hiddenSizes.map((H, l) => tf.tensor2d(hidden[l].subarray(0, n * H), [n, H]));
+      const next = this.model.stepTensors(h, ids);
+      return { hNext: next.hidden, scores: next.scores };
     });
   }
 
@@ -119,19 +74,7 @@ export class TfjsEngine implements InferenceEngine {
         const rows = (await scores.data()) as Float32Array;
         if (wantScores) out.scores!.set(rows);
         if (this.topkMode === 'js') {
-          for (let b = 0; b < n; b++) {
-            this.selector.select(
-              rows,
-              b * nItems,
-              nItems,
-              out.topIdx,
-              out.topScore,
-              b * topK,
-              exclude?.items,
-              exclude ? exclude.offsets[b] : 0,
-              exclude ? exclude.offsets[b + 1] : 0,
-            );
-          }
+          selectRows(this.selector, n, rows, nItems, out, exclude);
           return;
         }
       }
@@ -140,23 +83,7 @@ export class TfjsEngine implements InferenceEngine {
       try {
         const candScore = (await values.data()) as Float32Array;
         const candIdx = (await indices.data()) as Int32Array;
-        for (let b = 0; b < n; b++) {
-          takeUnexcluded(
-            candIdx,
-            b * K,
-            1,
-            candScore,
-            b * K,
-            K,
-            topK,
-            out.topIdx,
-            out.topScore,
-            b * topK,
-            exclude?.items,
-            exclude ? exclude.offsets[b] : 0,
-            exclude ? exclude.offsets[b + 1] : 0,
-          );
-        }
+        takeUnexcludedRows(n, candIdx, 1, candScore, K, out, topK, exclude);
       } finally {
         values.dispose();
         indices.dispose();
@@ -170,7 +97,7 @@ export class TfjsEngine implements InferenceEngine {
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
-    for (const t of this.owned) t.dispose();
+    this.model.dispose();
   }
 }
 

@@ -1,6 +1,6 @@
 import type { SessionScorer } from './scorer.ts';
 import { type SessionData, sessionCount } from '../data/sessions.ts';
-import { TopK } from './topk.ts';
+import { TopK } from '../model/topk.ts';
 
 /**
  * How a target that ties with other items is ranked — the `mode` of GRU4Rec's official batch_eval:

@@ -1,49 +1,12 @@
 import { readFileSync } from 'node:fs';
 import avro from 'avsc';
-import { type DeadLetterKind, InputError } from '../errors/errors.ts';
 import type { WireFormat } from '../config/config.ts';
+import { AvroGuard } from './avro-guard.ts';
+import type { ClickEvent, DeadLetter, Recommendation } from './records.ts';
+import { DecodeError, Rejection } from './rejection.ts';
 
-/** Event types of the click schema. */
-export type EventType = 'CLICK' | 'VIEW' | 'ADD_TO_CART' | 'PURCHASE';
-
-export interface ClickEvent {
-  sessionId: string;
-  userId: string | null;
-  itemId: string;
-  eventType: EventType;
-  /** Epoch ms. */
-  timestamp: number;
-  context: Record<string, string> | null;
-}
-
-export interface Recommendation {
-  sessionId: string;
-  sourceTopic: string;
-  sourcePartition: number;
-  sourceOffset: number;
-  eventTimestamp: number;
-  itemIds: string[];
-  scores: number[];
-  modelVersion: string;
-  producedAt: number;
-  latencyMs: number;
-}
-
-export type { DeadLetterKind };
-
-export interface DeadLetter {
-  sourceTopic: string;
-  sourcePartition: number;
-  sourceOffset: number;
-  key: Buffer | null;
-  value: Buffer | null;
-  errorKind: DeadLetterKind;
-  reason: string;
-  failedAt: number;
-}
-
-/** A record that could not be decoded; carries the dead-letter kind and a human-readable reason. */
-export class DecodeError extends InputError {}
+export type { ClickEvent, DeadLetter, DeadLetterKind, EventType, Recommendation } from './records.ts';
+export { DecodeError, Rejection };
 
 const SCHEMA_DIR = new URL('../../schemas/', import.meta.url);
 
@@ -70,11 +33,16 @@ const CONFLUENT_HEADER = 5;
  * (magic byte 0, 4-byte big-endian schema id, then the Avro body).
  */
 export class AvroCodec<T> {
+  /** Checks counts, lengths and UTF-8 before avsc touches the bytes (see avro-guard.ts). */
+  readonly guard: AvroGuard;
+
   constructor(
     readonly type: avro.Type,
     readonly format: WireFormat,
     readonly schemaId: number,
-  ) {}
+  ) {
+    this.guard = new AvroGuard(type);
+  }
 
   encode(value: T): Buffer {
     const body = this.type.toBuffer(value);
@@ -86,26 +54,53 @@ export class AvroCodec<T> {
     return out;
   }
 
-  /** Throws DecodeError (MALFORMED or UNKNOWN_SCHEMA) on anything that is not exactly one value of this type. */
-  decode(buf: Buffer | null): T {
-    if (buf === null || buf.length === 0) throw new DecodeError('MALFORMED', 'empty message value');
-    let body = buf;
-    if (this.format === 'confluent') {
-      if (buf.length < CONFLUENT_HEADER || buf[0] !== CONFLUENT_MAGIC)
-        throw new DecodeError('MALFORMED', `not in Confluent wire format (magic byte ${buf[0]}, length ${buf.length})`);
-      const id = buf.readUInt32BE(1);
-      if (id !== this.schemaId) throw new DecodeError('UNKNOWN_SCHEMA', `schema id ${id} is not registered for ${this.type.name ?? 'this topic'} (expected ${this.schemaId})`);
-      body = buf.subarray(CONFLUENT_HEADER);
-    }
+  /**
+   * Where the Avro body starts in `buf` after the framing checks (empty value, Confluent magic
+   * byte and schema id), or why the framing is refused.
+   */
+  bodyStart(buf: Buffer | null): number | Rejection {
+    if (buf === null || buf.length === 0) return new Rejection('MALFORMED', 'empty message value');
+    if (this.format === 'plain') return 0;
+    if (buf.length < CONFLUENT_HEADER || buf[0] !== CONFLUENT_MAGIC) return new Rejection('MALFORMED', `not in Confluent wire format (magic byte ${buf[0]}, length ${buf.length})`);
+    const id = buf.readUInt32BE(1);
+    if (id !== this.schemaId) return new Rejection('UNKNOWN_SCHEMA', `schema id ${id} is not registered for ${this.type.name ?? 'this topic'} (expected ${this.schemaId})`);
+    return CONFLUENT_HEADER;
+  }
+
+  /**
+   * Decodes a body the guard has already passed (`this.guard.check(buf, start)` returned null).
+   * avsc can still refuse it (a case the guard does not model); that comes back as MALFORMED.
+   */
+  decodeChecked(buf: Buffer, start: number): T | Rejection {
     let res: { value: T; offset: number };
     try {
-      res = this.type.decode(body, 0) as { value: T; offset: number };
+      res = this.type.decode(buf, start) as { value: T; offset: number };
     } catch (e) {
-      throw new DecodeError('MALFORMED', `Avro decoding failed: ${(e as Error).message}`);
+      return new Rejection('MALFORMED', `Avro decoding failed: ${(e as Error).message}`);
     }
-    if (res.offset < 0) throw new DecodeError('MALFORMED', `truncated Avro record (${body.length} bytes)`);
-    if (res.offset !== body.length) throw new DecodeError('MALFORMED', `trailing bytes after Avro record (${body.length - res.offset} of ${body.length})`);
+    if (res.offset < 0) return new Rejection('MALFORMED', `truncated Avro record (${buf.length - start} bytes)`);
+    if (res.offset !== buf.length) return new Rejection('MALFORMED', `trailing bytes after Avro record (${buf.length - res.offset} of ${buf.length - start})`);
     return res.value;
+  }
+
+  /** Framing, guard and decode, without throwing: the value or why it is refused. */
+  tryDecode(buf: Buffer | null): T | Rejection {
+    const start = this.bodyStart(buf);
+    if (start instanceof Rejection) return start;
+    const bad = this.guard.check(buf!, start);
+    if (bad) return bad;
+    return this.decodeChecked(buf!, start);
+  }
+
+  /**
+   * Throws DecodeError (MALFORMED, UNKNOWN_SCHEMA, or INVALID_FIELD for a string that is not
+   * UTF-8) on anything that is not exactly one value of this type. Bounded in time by the
+   * buffer's size, whatever the counts inside claim.
+   */
+  decode(buf: Buffer | null): T {
+    const res = this.tryDecode(buf);
+    if (res instanceof Rejection) throw res.toError();
+    return res;
   }
 }
 
@@ -123,22 +118,4 @@ export function makeCodecs(format: WireFormat): Codecs {
   };
 }
 
-export const MAX_ID_LENGTH = 256;
-export const MAX_CONTEXT_ENTRIES = 64;
-
-/**
- * Field-level checks that Avro's type system cannot express. Returns a reason, or null when valid.
- * `key` is the Kafka message key: it must equal sessionId, because partitioning (and so session
- * state placement) follows the key.
- */
-export function validateClick(ev: ClickEvent, key: Buffer | null): { kind: DeadLetterKind; reason: string } | null {
-  if (ev.sessionId.length === 0) return { kind: 'INVALID_FIELD', reason: 'sessionId is empty' };
-  if (ev.itemId.length === 0) return { kind: 'INVALID_FIELD', reason: 'itemId is empty' };
-  if (ev.sessionId.length > MAX_ID_LENGTH || ev.itemId.length > MAX_ID_LENGTH || (ev.userId?.length ?? 0) > MAX_ID_LENGTH)
-    return { kind: 'TOO_LARGE', reason: `an id is longer than ${MAX_ID_LENGTH} characters` };
-  if (ev.context && Object.keys(ev.context).length > MAX_CONTEXT_ENTRIES) return { kind: 'TOO_LARGE', reason: `context has more than ${MAX_CONTEXT_ENTRIES} entries` };
-  if (!Number.isFinite(ev.timestamp) || ev.timestamp < 0) return { kind: 'INVALID_FIELD', reason: `timestamp ${ev.timestamp} is not a valid epoch ms` };
-  if (key !== null && key.toString('utf8') !== ev.sessionId)
-    return { kind: 'KEY_MISMATCH', reason: `message key "${key.toString('utf8').slice(0, 64)}" differs from sessionId "${ev.sessionId.slice(0, 64)}"` };
-  return null;
-}
+export { MAX_CONTEXT_ENTRIES, MAX_ID_LENGTH, validateClick } from './click-checks.ts';

@@ -1,7 +1,45 @@
-import { Kafka, logLevel, type Admin, type ITopicConfig } from 'kafkajs';
-import type { StreamrecConfig, TopicConfig } from '../config/config.ts';
+import { readFileSync } from 'node:fs';
+import { Kafka, logLevel, type Admin, type ITopicConfig, type KafkaConfig, type SASLOptions } from 'kafkajs';
+import type { KafkaSecurity, StreamrecConfig, TopicConfig } from '../config/config.ts';
+import { ConfigError } from '../errors/errors.ts';
 
 const LEVEL_NAMES: Record<number, string> = { [logLevel.ERROR]: 'ERROR', [logLevel.WARN]: 'WARN', [logLevel.INFO]: 'INFO', [logLevel.DEBUG]: 'DEBUG' };
+
+function readPem(field: string, file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (e) {
+    throw new ConfigError(`kafka.security.ssl.${field}`, `cannot read ${file}: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * The kafkajs `ssl` and `sasl` options of a security config. PEM files are read here, when a
+ * client is created at start-up, so a missing certificate stops the process before it connects,
+ * naming the field and the file; the SASL password is revealed only into the client's options.
+ */
+export function kafkaSecurityOptions(security: KafkaSecurity): Pick<KafkaConfig, 'ssl' | 'sasl'> {
+  const out: Pick<KafkaConfig, 'ssl' | 'sasl'> = {};
+  if (security.protocol === 'ssl' || security.protocol === 'sasl_ssl') {
+    const tls = security.ssl;
+    out.ssl =
+      tls === undefined
+        ? true
+        : {
+            rejectUnauthorized: tls.rejectUnauthorized,
+            ...(tls.caFile === undefined ? {} : { ca: [readPem('caFile', tls.caFile)] }),
+            ...(tls.certFile === undefined ? {} : { cert: readPem('certFile', tls.certFile) }),
+            ...(tls.keyFile === undefined ? {} : { key: readPem('keyFile', tls.keyFile) }),
+          };
+  }
+  // The schema guarantees credentials exactly when the protocol is sasl_*.
+  if (security.sasl !== undefined) {
+    const { mechanism, username, password } = security.sasl;
+    // kafkajs types the options one union member per mechanism; the schema allows exactly those three.
+    out.sasl = { mechanism, username, password: password.reveal() } as SASLOptions;
+  }
+  return out;
+}
 
 /**
  * kafkajs logs through its own logger; route it to stderr at WARN so it never interleaves
@@ -12,6 +50,7 @@ export function createKafka(cfg: Pick<StreamrecConfig, 'kafka'>, clientIdSuffix 
   return new Kafka({
     clientId: cfg.kafka.clientId + clientIdSuffix,
     brokers: cfg.kafka.brokers,
+    ...kafkaSecurityOptions(cfg.kafka.security),
     logLevel: logLevel[level] ?? logLevel.WARN,
     retry: { retries: 8, initialRetryTime: 100 },
     logCreator:
@@ -40,13 +79,15 @@ function topicSpec(t: TopicConfig, configEntries: ITopicConfig['configEntries'] 
  * that the changelog is partitioned like the clicks topic, which state restoration relies on).
  */
 export async function ensureTopics(admin: Admin, cfg: StreamrecConfig): Promise<void> {
-  const compacted = [{ name: 'cleanup.policy', value: 'compact' }];
   const wanted = [
     topicSpec(cfg.topics.clicks),
     topicSpec(cfg.topics.recommendations),
-    topicSpec(cfg.topics.deadLetter),
-    topicSpec(cfg.topics.sessionChangelog, [...compacted, { name: 'min.cleanable.dirty.ratio', value: '0.1' }]),
-    topicSpec(cfg.topics.modelUpdates, compacted),
+    // Dead letters carry a bad record's original bytes: the topic's own cap, not the broker default.
+    topicSpec(cfg.topics.deadLetter, [{ name: 'max.message.bytes', value: String(cfg.topics.deadLetter.maxMessageBytes) }]),
+    topicSpec(cfg.topics.sessionChangelog, [
+      { name: 'cleanup.policy', value: 'compact' },
+      { name: 'min.cleanable.dirty.ratio', value: '0.1' },
+    ]),
   ];
   const existing = new Set(await admin.listTopics());
   const missing = wanted.filter((t) => !existing.has(t.topic));

@@ -1,11 +1,19 @@
+import { RecencySlots } from './recency-slots.ts';
+
 /**
  * Prequential (test-then-learn) quality on the live stream: when a session's next event
  * arrives, was its item in the list we emitted for that session's previous event, and at
  * which rank? The same definition as offline Recall@K / MRR@K, measured online.
  * Sessions live in one partition, so every serving process measures its own sessions exactly.
+ *
+ * Only the latest list of the `maxSessions` most recently emitted-to sessions is kept; a
+ * session evicted from that table (or forgotten) makes its next event a non-target, never a
+ * miss. The table is a RecencySlots, so eviction stays O(1) however many sessions pass.
  */
 export class PrequentialMetrics {
-  private readonly lastList = new Map<string, string[]>();
+  private readonly sessions: RecencySlots;
+  /** Latest emitted list per session slot (the caller's array, kept by reference). */
+  private readonly lastList: Array<readonly string[] | null> = [];
   hits = 0;
   reciprocalRankSum = 0;
   targets = 0;
@@ -15,13 +23,21 @@ export class PrequentialMetrics {
 
   constructor(
     readonly cutoff = 20,
-    private readonly maxSessions = 200_000,
-  ) {}
+    readonly maxSessions = 200_000,
+  ) {
+    this.sessions = new RecencySlots(maxSessions);
+  }
+
+  /** Sessions whose latest list is held. */
+  get size(): number {
+    return this.sessions.size;
+  }
 
   /** Call for each event before emitting its new list. */
   observe(sessionId: string, itemId: string): void {
-    const list = this.lastList.get(sessionId);
-    if (list === undefined) return;
+    const slot = this.sessions.slotOf(sessionId);
+    if (slot < 0) return;
+    const list = this.lastList[slot]!;
     this.targets++;
     this.windowTargets++;
     const limit = Math.min(this.cutoff, list.length);
@@ -37,14 +53,15 @@ export class PrequentialMetrics {
   }
 
   /** Remember the list emitted for the session's latest event. */
-  emitted(sessionId: string, itemIds: string[]): void {
-    this.lastList.delete(sessionId);
-    if (this.lastList.size >= this.maxSessions) this.lastList.delete(this.lastList.keys().next().value as string);
-    this.lastList.set(sessionId, itemIds);
+  emitted(sessionId: string, itemIds: readonly string[]): void {
+    const slot = this.sessions.touch(sessionId);
+    if (slot === this.lastList.length) this.lastList.push(itemIds);
+    else this.lastList[slot] = itemIds;
   }
 
   forget(sessionId: string): void {
-    this.lastList.delete(sessionId);
+    const slot = this.sessions.delete(sessionId);
+    if (slot >= 0) this.lastList[slot] = null;
   }
 
   get recall(): number {

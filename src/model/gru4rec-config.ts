@@ -1,87 +1,103 @@
+import { z } from 'zod';
 import type { Gru4RecArch } from './weights.ts';
 import type { LossName } from './losses.ts';
 
+export const LOSSES = ['cross-entropy', 'bpr', 'top1', 'bpr-max', 'top1-max'] as const satisfies readonly LossName[];
+export const OPTIMIZERS = ['adagrad', 'adam'] as const;
+
+// One rule per field, one message per rule: every way a value can break it (wrong type, out of
+// range, not an integer) reads the same. The formatter below adds the field name and the value.
+const int = (min: number) => {
+  const error = `must be an integer >= ${min}`;
+  return z.number({ error }).int({ error }).min(min, { error });
+};
+const num = (min: number, max = Infinity, maxOpen = false) => {
+  const error = `must be a number in [${min}, ${max}${maxOpen ? ')' : ']'}`;
+  const atLeast = z.number({ error }).min(min, { error });
+  return max === Infinity ? atLeast : maxOpen ? atLeast.lt(max, { error }) : atLeast.max(max, { error });
+};
+const positive = () => {
+  const error = 'must be a positive number';
+  return z.number({ error }).positive({ error });
+};
+const bool = () => z.boolean({ error: 'must be true or false' });
+const oneOf = <const T extends readonly [string, ...string[]]>(values: T) => z.enum(values, { error: `must be one of ${values.map((x) => `"${x}"`).join(', ')}` });
+const LAYERS_RULE = 'must be a non-empty list of positive integers';
+
 /**
  * Every GRU4Rec hyperparameter, explicit. Names follow the official implementation
- * (hidasib/GRU4Rec_PyTorch_Official) in camelCase; defaults are that code's defaults.
+ * (hidasib/GRU4Rec_PyTorch_Official) in camelCase; defaults are that code's constructor defaults.
+ * Every field is optional on input (the default fills it); unknown fields are refused, because a
+ * typo such as "learningrate" would otherwise train with the default without a word.
  */
-export interface Gru4RecConfig {
-  loss: LossName;
-  /** Hidden sizes of the stacked GRU layers. */
-  layers: number[];
-  /** Size of a separate input embedding; 0 = none (one-hot input, or out.Wy when constrainedEmbedding). */
-  embedding: number;
-  /** Use the output table out.Wy as the input embedding too (the "shared embedding" of the papers). */
-  constrainedEmbedding: boolean;
-  /** Learn the per-item output bias out.by; false keeps it at zero. */
-  useBias: boolean;
-  /** Dropout on the input embedding (separate or constrained); one-hot input has no embedding to drop, as in the original. */
-  dropoutPEmbed: number;
-  /** Dropout on every GRU layer's output (the dropped state is also the carried state, as in the original). */
-  dropoutPHidden: number;
-  learningRate: number;
-  /** Momentum on top of Adagrad (the official IndexedAdagradM); ignored by Adam. */
-  momentum: number;
-  optimizer: 'adagrad' | 'adam';
-  adamBeta1: number;
-  adamBeta2: number;
-  /** Added under the square root of the optimizer's second-moment accumulator. */
-  epsilon: number;
-  /** L2 coefficient applied after the adaptive scaling (the original's lmbd); tables decay only the rows a step touches. */
-  weightDecay: number;
-  batchSize: number;
-  /** Extra popularity-sampled negatives per step, shared by the whole mini-batch. */
-  nSample: number;
-  /** Negatives are drawn ∝ support^sampleAlpha. */
-  sampleAlpha: number;
-  /** Most item ids held in the precomputed negative-sample store. */
-  sampleCacheSize: number;
-  /** Score regularisation of BPR-max. */
-  bpreg: number;
-  /** ELU(alpha) applied to the scores before BPR-max; 0 = linear. */
-  eluParam: number;
-  /** Strength of the log-sampling-probability correction of cross-entropy (0 = off). */
-  logq: number;
-  /**
-   * Not in the official code (default false = its behaviour): drop accidental hits from each row's
-   * negatives, i.e. columns holding the row's own target item (a popularity sample that drew it, or
-   * another row of the mini-batch with the same target). Matters when nSample is a large share of
-   * the catalogue: with 2048 uniform samples over ~3k items half the rows have their target among the negatives.
-   */
-  removeAccidentalHits: boolean;
-  nEpochs: number;
-  seed: number;
-}
+export const Gru4RecConfigSchema = z
+  .strictObject(
+    {
+      loss: oneOf(LOSSES).default('cross-entropy'),
+      /** Hidden sizes of the stacked GRU layers. */
+      layers: z
+        .array(z.number({ error: LAYERS_RULE }).int({ error: LAYERS_RULE }).min(1, { error: LAYERS_RULE }), { error: LAYERS_RULE })
+        .min(1, { error: LAYERS_RULE })
+        .default(() => [100]),
+      /** Size of a separate input embedding; 0 = none (one-hot input, or out.Wy when constrainedEmbedding). */
+      embedding: int(0).default(0),
+      /** Use the output table out.Wy as the input embedding too (the "shared embedding" of the papers). */
+      constrainedEmbedding: bool().default(true),
+      /** Learn the per-item output bias out.by; false keeps it at zero. */
+      useBias: bool().default(true),
+      /** Dropout on the input embedding (separate or constrained); one-hot input has no embedding to drop, as in the original. */
+      dropoutPEmbed: num(0, 1, true).default(0.0),
+      /** Dropout on every GRU layer's output (the dropped state is also the carried state, as in the original). */
+      dropoutPHidden: num(0, 1, true).default(0.0),
+      learningRate: positive().default(0.05),
+      /** Momentum on top of Adagrad (the official IndexedAdagradM); ignored by Adam. */
+      momentum: num(0, 1, true).default(0.0),
+      optimizer: oneOf(OPTIMIZERS).default('adagrad'),
+      adamBeta1: num(0, 1, true).default(0.9),
+      adamBeta2: num(0, 1, true).default(0.999),
+      /** Added under the square root of the optimizer's second-moment accumulator. */
+      epsilon: positive().default(1e-6),
+      /** L2 coefficient applied after the adaptive scaling (the original's lmbd); tables decay only the rows a step touches. */
+      weightDecay: num(0).default(0.0),
+      batchSize: int(1).default(64),
+      /** Extra popularity-sampled negatives per step, shared by the whole mini-batch. */
+      nSample: int(0).default(2048),
+      /** Negatives are drawn ∝ support^sampleAlpha. */
+      sampleAlpha: num(0).default(0.5),
+      /** Most item ids held in the precomputed negative-sample store. */
+      sampleCacheSize: int(1).default(10_000_000),
+      /** Score regularisation of BPR-max. */
+      bpreg: num(0).default(1.0),
+      /** ELU(alpha) applied to the scores before BPR-max; 0 = linear. */
+      eluParam: num(0).default(0.5),
+      /** Strength of the log-sampling-probability correction of cross-entropy (0 = off). */
+      logq: num(0).default(0.0),
+      /**
+       * Not in the official code (default false = its behaviour): drop accidental hits from each row's
+       * negatives, i.e. columns holding the row's own target item (a popularity sample that drew it, or
+       * another row of the mini-batch with the same target). Matters when nSample is a large share of
+       * the catalogue: with 2048 uniform samples over ~3k items half the rows have their target among the negatives.
+       */
+      removeAccidentalHits: bool().default(false),
+      nEpochs: int(0).default(10),
+      seed: int(0).default(42),
+    },
+    { error: 'must be a mapping of field names to values' },
+  )
+  .superRefine(
+    (c, ctx) => {
+      if (c.constrainedEmbedding && c.embedding !== 0)
+        ctx.addIssue({ code: 'custom', path: ['embedding'], message: 'must be 0 when constrainedEmbedding is true (the input table is out.Wy)' });
+      if (c.batchSize + c.nSample < 2) ctx.addIssue({ code: 'custom', path: [], message: 'batchSize + nSample must be at least 2 (a target needs a negative)' });
+    },
+    // Cross-field rules only mean something over fields that passed their own rule.
+    { when: (payload) => payload.issues.length === 0 },
+  );
 
-export const LOSSES: readonly LossName[] = ['cross-entropy', 'bpr', 'top1', 'bpr-max', 'top1-max'];
+export type Gru4RecConfig = z.output<typeof Gru4RecConfigSchema>;
 
-/** The official code's constructor defaults. */
-export const DEFAULT_GRU4REC_CONFIG: Readonly<Gru4RecConfig> = Object.freeze({
-  loss: 'cross-entropy',
-  layers: [100],
-  embedding: 0,
-  constrainedEmbedding: true,
-  useBias: true,
-  dropoutPEmbed: 0.0,
-  dropoutPHidden: 0.0,
-  learningRate: 0.05,
-  momentum: 0.0,
-  optimizer: 'adagrad',
-  adamBeta1: 0.9,
-  adamBeta2: 0.999,
-  epsilon: 1e-6,
-  weightDecay: 0.0,
-  batchSize: 64,
-  nSample: 2048,
-  sampleAlpha: 0.5,
-  sampleCacheSize: 10_000_000,
-  bpreg: 1.0,
-  eluParam: 0.5,
-  logq: 0.0,
-  removeAccidentalHits: false,
-  nEpochs: 10,
-  seed: 42,
-});
+/** The official code's constructor defaults (the schema's defaults, so they cannot drift apart). */
+export const DEFAULT_GRU4REC_CONFIG: Readonly<Gru4RecConfig> = Object.freeze(Gru4RecConfigSchema.parse({}));
 
 /**
  * Presets. "Published" ones are the official best parameter files; the "fast" ones keep
@@ -178,64 +194,29 @@ export function gru4recPreset(name: string, overrides: Partial<Gru4RecConfig> = 
   return validateGru4RecConfig({ ...preset, ...overrides });
 }
 
-type Check = (v: unknown) => string | null;
-
-const isInt =
-  (min: number): Check =>
-  (v) =>
-    typeof v === 'number' && Number.isInteger(v) && v >= min ? null : `must be an integer >= ${min}`;
-const isNum =
-  (min: number, max = Infinity, maxOpen = false): Check =>
-  (v) =>
-    typeof v === 'number' && Number.isFinite(v) && v >= min && (maxOpen ? v < max : v <= max) ? null : `must be a number in [${min}, ${max}${maxOpen ? ')' : ']'}`;
-const isPositive: Check = (v) => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? null : 'must be a positive number');
-const isBool: Check = (v) => (typeof v === 'boolean' ? null : 'must be true or false');
-const oneOf =
-  (values: readonly string[]): Check =>
-  (v) =>
-    typeof v === 'string' && values.includes(v) ? null : `must be one of ${values.map((x) => `"${x}"`).join(', ')}`;
-
-const CHECKS: Record<keyof Gru4RecConfig, Check> = {
-  loss: oneOf(LOSSES),
-  layers: (v) => (Array.isArray(v) && v.length > 0 && v.every((h) => Number.isInteger(h) && h >= 1) ? null : 'must be a non-empty list of positive integers'),
-  embedding: isInt(0),
-  constrainedEmbedding: isBool,
-  useBias: isBool,
-  dropoutPEmbed: isNum(0, 1, true),
-  dropoutPHidden: isNum(0, 1, true),
-  learningRate: isPositive,
-  momentum: isNum(0, 1, true),
-  optimizer: oneOf(['adagrad', 'adam']),
-  adamBeta1: isNum(0, 1, true),
-  adamBeta2: isNum(0, 1, true),
-  epsilon: isPositive,
-  weightDecay: isNum(0),
-  batchSize: isInt(1),
-  nSample: isInt(0),
-  sampleAlpha: isNum(0),
-  sampleCacheSize: isInt(1),
-  bpreg: isNum(0),
-  eluParam: isNum(0),
-  logq: isNum(0),
-  removeAccidentalHits: isBool,
-  nEpochs: isInt(0),
-  seed: isInt(0),
-};
-
 /** Fill defaults and check every field; errors name the field and the rule it breaks. */
 export function validateGru4RecConfig(partial: Partial<Gru4RecConfig> | Record<string, unknown> = {}): Gru4RecConfig {
-  for (const key of Object.keys(partial)) {
-    if (!(key in CHECKS)) throw new Error(`GRU4Rec config: unknown field "${key}"`);
-  }
-  const config = { ...DEFAULT_GRU4REC_CONFIG, layers: [...DEFAULT_GRU4REC_CONFIG.layers], ...partial } as Gru4RecConfig;
-  for (const [key, check] of Object.entries(CHECKS) as Array<[keyof Gru4RecConfig, Check]>) {
-    const problem = check(config[key]);
-    if (problem) throw new Error(`GRU4Rec config: ${key} ${problem}, got ${JSON.stringify(config[key])}`);
-  }
-  if (config.constrainedEmbedding && config.embedding !== 0) throw new Error('GRU4Rec config: embedding must be 0 when constrainedEmbedding is true (the input table is out.Wy)');
-  if (config.batchSize + config.nSample < 2) throw new Error('GRU4Rec config: batchSize + nSample must be at least 2 (a target needs a negative)');
-  config.layers = [...config.layers];
-  return config;
+  const parsed = Gru4RecConfigSchema.safeParse(partial);
+  if (parsed.success) return parsed.data;
+  throw new Error(`GRU4Rec config: ${describeConfigIssue(firstIssue(parsed.error.issues), partial)}`);
+}
+
+/**
+ * The issue to report: an unknown field first (it usually explains the others, e.g. a misspelt
+ * name leaving the real one at its default), then the first in field order.
+ */
+export function firstIssue(issues: readonly z.core.$ZodIssue[]): z.core.$ZodIssue {
+  return issues.find((i) => i.code === 'unrecognized_keys') ?? issues[0];
+}
+
+/** "<field> <rule>, got <value>" — the wording of every GRU4Rec config error. */
+function describeConfigIssue(issue: z.core.$ZodIssue, input: unknown): string {
+  if (issue.code === 'unrecognized_keys') return issue.keys.map((k) => `unknown field "${k}"`).join(', ');
+  const field = issue.path.length > 0 ? String(issue.path[0]) : '';
+  const lead = field ? `${field} ${issue.message}` : issue.message;
+  // Refinements word their own message; a field rule shows the value that broke it.
+  if (issue.code === 'custom' || !field) return lead;
+  return `${lead}, got ${JSON.stringify((input as Record<string, unknown>)[field])}`;
 }
 
 /** The weights-contract architecture a config trains over nItems items. */

@@ -77,9 +77,11 @@ export class Gru4Rec {
     return this.inputTable === 'gru0.Wx';
   }
 
-  /** Dense parameters of layer l (Wx is null for a one-hot layer 0: its rows are gathered as the input). */
-  layerParams(l: number): GruLayerParams {
-    const v = this.vars;
+  /**
+   * Dense parameters of layer l (Wx is null for a one-hot layer 0: its rows are gathered as the
+   * input), looked up by contract name in `v`: the variables, or the trainer's differentiated copies.
+   */
+  layerParams(l: number, v: Readonly<Record<string, tf.Tensor>> = this.vars): GruLayerParams {
     return {
       Wx: l === 0 && this.oneHotInput ? null : (v[`gru${l}.Wx`] as tf.Tensor2D),
       Wrz: v[`gru${l}.Wrz`] as tf.Tensor2D,

@@ -1,4 +1,5 @@
 import type { StreamrecConfig } from '../config/config.ts';
+import { type ModelStamp, modelStamp } from '../session/session-codec.ts';
 import type { Recommender } from './recommender.ts';
 import { CooccurrenceRecommender } from './cooccurrence-recommender.ts';
 import { validateWeights, type Gru4RecWeights } from '../model/weights.ts';
@@ -13,7 +14,7 @@ export async function createRecommender(config: StreamrecConfig, log: (line: str
     case 'gru4rec': {
       const { loadModel } = await import('../registry/model-file.ts');
       const model = await loadModel(config.model.path);
-      return buildGru4RecRecommender(config, model.weights, model.itemIds, model.version ?? 'unversioned', log);
+      return buildGru4RecRecommender(config, model.weights, model.itemIds, model.version ?? 'unversioned', log, modelStamp(model));
     }
   }
 }
@@ -30,6 +31,7 @@ export async function buildGru4RecRecommender(
   itemIds: readonly string[],
   version: string,
   log: (line: string) => void = (l) => process.stderr.write(l + '\n'),
+  stamp?: ModelStamp,
 ): Promise<Gru4RecRecommender> {
   validateWeights(weights);
   const s = config.serving;
@@ -51,5 +53,6 @@ export async function buildGru4RecRecommender(
     ttlMs: s.sessions.ttlMs,
     unknownItems: s.unknownItems,
     fallbackRanking: biasRanking(weights),
+    stamp,
   });
 }

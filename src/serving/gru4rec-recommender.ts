@@ -6,10 +6,11 @@
  */
 import { ItemIndex } from '../data/item-index.ts';
 import type { InferenceEngine, StepOutput, ExcludeLists } from '../engine/engine.ts';
+import type { ModelStamp } from '../session/session-codec.ts';
 import { SessionStore } from '../session/session-store.ts';
 import { ChangelogWriter, restoreFromRecords, type ChangelogInput, type ChangelogRecord } from '../session/changelog.ts';
 import { StepPlanner } from '../batch/step-planner.ts';
-import type { ClickInput, RecommendOutcome, StatefulRecommender } from './recommender.ts';
+import type { ClickInput, RecommendOutcome, RestoreCounts, StatefulRecommender } from './recommender.ts';
 
 export interface Gru4RecRecommenderOptions {
   version: string;
@@ -22,6 +23,8 @@ export interface Gru4RecRecommenderOptions {
   unknownItems: 'dead-letter' | 'cold-start';
   /** Items ranked for sessions whose click names an item the model does not know (cold-start). */
   fallbackRanking?: Int32Array;
+  /** Identity of the model, stamped on changelog records so a restore can tell whose state it reads. */
+  stamp?: ModelStamp;
 }
 
 export class Gru4RecRecommender implements StatefulRecommender {
@@ -44,6 +47,7 @@ export class Gru4RecRecommender implements StatefulRecommender {
   private readonly out: StepOutput;
   private readonly exclude: ExcludeLists | undefined;
   private readonly fallback: { itemIds: string[]; scores: number[] } | null;
+  private lock: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly engine: InferenceEngine,
@@ -53,7 +57,7 @@ export class Gru4RecRecommender implements StatefulRecommender {
     if (engine.topK < o.topK) throw new Error(`engine returns ${engine.topK} items, serving.topK is ${o.topK}`);
     this.version = o.version;
     this.index = ItemIndex.fromIds(o.itemIds);
-    this.store = new SessionStore({ hiddenSizes: engine.hiddenSizes, historyLength: o.historyLength, maxSessions: o.maxSessions, ttlMs: o.ttlMs });
+    this.store = new SessionStore({ hiddenSizes: engine.hiddenSizes, historyLength: o.historyLength, maxSessions: o.maxSessions, ttlMs: o.ttlMs, stamp: o.stamp });
     this.changelog = new ChangelogWriter(this.store);
     this.planner = new StepPlanner(this.store.capacity);
     this.maxBatch = engine.maxBatch;
@@ -78,7 +82,11 @@ export class Gru4RecRecommender implements StatefulRecommender {
     this.stepStart = new Int32Array(cap + 1);
   }
 
-  async recommendBatch(events: readonly ClickInput[], out: RecommendOutcome[]): Promise<void> {
+  recommendBatch(events: readonly ClickInput[], out: RecommendOutcome[]): Promise<void> {
+    return this.exclusive(() => this.recommendExclusive(events, out));
+  }
+
+  private async recommendExclusive(events: readonly ClickInput[], out: RecommendOutcome[]): Promise<void> {
     const store = this.store;
     const now = Date.now();
     store.expire(now, 1000);
@@ -152,19 +160,46 @@ export class Gru4RecRecommender implements StatefulRecommender {
    * session is marked for the changelog. Returns the number of sessions rebuilt.
    */
   async rebuildStates(): Promise<number> {
-    const store = this.store;
-    const live = new Int32Array(store.size);
-    const n = store.liveSlots(live);
+    return this.exclusive(async () => {
+      const live = new Int32Array(this.store.size);
+      const n = this.store.liveSlots(live);
+      const histories = this.readHistories(live, n);
+      this.store.resetHiddenStates();
+      await this.replay(live, n, histories);
+      return n;
+    });
+  }
+
+  /**
+   * Re-encodes the sessions a restore took from another model's changelog records (same
+   * vocabulary, other weights or layout: the store kept their history and zeroed their state).
+   */
+  async completeRestore(): Promise<number> {
+    return this.exclusive(async () => {
+      const slots = new Int32Array(this.store.reencodePending);
+      const n = this.store.takeReencodeSlots(slots);
+      if (n > 0) await this.replay(slots, n, this.readHistories(slots, n));
+      return n;
+    });
+  }
+
+  private readHistories(slots: Int32Array, n: number): { items: Int32Array; lengths: Int32Array; longest: number } {
     const H = this.o.historyLength;
-    const histories = new Int32Array(n * H);
+    const items = new Int32Array(n * H);
     const lengths = new Int32Array(n);
     let longest = 0;
     for (let i = 0; i < n; i++) {
-      lengths[i] = store.history(live[i], histories, i * H);
+      lengths[i] = this.store.history(slots[i], items, i * H);
       longest = Math.max(longest, lengths[i]);
     }
-    store.resetHiddenStates();
-    for (let t = 0; t < longest; t++) {
+    return { items, lengths, longest };
+  }
+
+  /** Runs each session's history through the engine from a zero state; marks them for the changelog. */
+  private async replay(slots: Int32Array, n: number, h: { items: Int32Array; lengths: Int32Array; longest: number }): Promise<void> {
+    const store = this.store;
+    const H = this.o.historyLength;
+    for (let t = 0; t < h.longest; t++) {
       let rows = 0;
       const flush = async () => {
         for (let l = 0; l < this.hidden.length; l++) store.gather(l, this.rowSlots, rows, this.hidden[l]);
@@ -173,15 +208,27 @@ export class Gru4RecRecommender implements StatefulRecommender {
         rows = 0;
       };
       for (let i = 0; i < n; i++) {
-        if (lengths[i] <= t) continue;
-        this.rowSlots[rows] = live[i];
-        this.rowItems[rows] = histories[i * H + t];
+        if (h.lengths[i] <= t) continue;
+        this.rowSlots[rows] = slots[i];
+        this.rowItems[rows] = h.items[i * H + t];
         if (++rows === this.maxBatch) await flush();
       }
       if (rows > 0) await flush();
     }
-    this.changelog.markDirtySlots(live, n);
-    return n;
+    this.changelog.markDirtySlots(slots, n);
+  }
+
+  /**
+   * The engine buffers and the store are shared by batches, restores and re-encoding, which the
+   * serving loop runs concurrently (a partition restores while others serve): one at a time.
+   */
+  private exclusive<T>(fn: () => Promise<T> | T): Promise<T> {
+    const run = this.lock.then(fn);
+    this.lock = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
   }
 
   drainChangelog(): ChangelogRecord[] {
@@ -193,8 +240,9 @@ export class Gru4RecRecommender implements StatefulRecommender {
     this.changelog.discard();
   }
 
-  restorePartition(records: Iterable<ChangelogInput>): number {
-    return restoreFromRecords(this.store, records).restored;
+  restorePartition(records: Iterable<ChangelogInput>): Promise<RestoreCounts> {
+    // Records that cannot be read are counted (and their sessions forgotten), never retried.
+    return this.exclusive(() => restoreFromRecords(this.store, records));
   }
 
   partitionsRevoked(partitions: number[]): void {

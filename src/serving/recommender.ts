@@ -31,9 +31,22 @@ export interface StatefulRecommender extends Recommender {
   drainChangelog(): Array<{ key: string; value: Buffer | null; partition: number }>;
   /** The last batch will not be committed: forget its pending records. */
   discardChangelog(): void;
-  /** Applies changelog records of one partition in offset order (later wins, null deletes). */
-  restorePartition(records: Iterable<{ key: string | Uint8Array | null; value: Uint8Array | null; partition: number }>): number;
+  /**
+   * Applies changelog records of one partition in offset order (later wins, null deletes).
+   * Records written by another model are not errors: they are re-encoded or dropped, and counted.
+   */
+  restorePartition(records: Iterable<{ key: string | Uint8Array | null; value: Uint8Array | null; partition: number }>): RestoreCounts | Promise<RestoreCounts>;
+  /** After a restore's last record: re-encode sessions restored from another model's state. Returns how many. */
+  completeRestore?(): Promise<number>;
   partitionsRevoked(partitions: number[]): void;
+}
+
+export interface RestoreCounts {
+  restored: number;
+  reencodeNeeded: number;
+  dropped: number;
+  deleted: number;
+  invalid: number;
 }
 
 export function isStateful(r: Recommender): r is StatefulRecommender {

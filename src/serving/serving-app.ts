@@ -1,21 +1,35 @@
 /**
- * The serving topology: clicks → decode (bad → dead-letter) → recommender (batched) →
- * recommendations, with offsets committed only once the output is acknowledged.
+ * The serving process: clicks → micro-batcher → decode (bad → dead-letter) → recommender
+ * (batched engine step) → recommendations + changelog → commit, with offsets committed only
+ * together with (exactly-once) or after (at-least-once) the outputs. An orchestrator: the
+ * pieces live in their own modules (batch/micro-batcher, batch-assembler, batch-lifecycle,
+ * committer, group-membership, state-restorer) and everything it does is told as events.
  *
  * Delivery modes:
  *  - exactly-once: every micro-batch is one Kafka transaction holding its recommendations, its
- *    dead letters and the consumer offsets (consume-transform-produce). Downstream consumers with
- *    read_committed see each input's output exactly once, even across crashes.
- *  - at-least-once: produce (acks=all), then commit offsets. Lower latency per batch (no
- *    transaction round trips); after a crash, outputs of the uncommitted tail are produced again.
+ *    dead letters, its changelog records and the consumer offsets. Any failure before the commit
+ *    aborts it and restores the batch's partitions from the changelog, and nothing commits once
+ *    this instance is no longer sure it owns the partitions (a rebalance, an eviction).
+ *  - at-least-once: produce (acks=all), then commit offsets; after a crash the uncommitted tail
+ *    is served again.
  */
-import type { Consumer, Kafka, KafkaMessage, Producer, Message } from 'kafkajs';
+import type { Consumer, Kafka, Producer } from 'kafkajs';
+import { type Chunk, ChunkDroppedError, MicroBatcher } from '../batch/micro-batcher.ts';
 import type { StreamrecConfig } from '../config/config.ts';
+import { describeError, StreamrecError } from '../errors/errors.ts';
+import { makeCodecs } from '../ingest/codec.ts';
 import { createKafka, ensureTopics } from '../kafka/client.ts';
-import { DecodeError, makeCodecs, validateClick, type Codecs, type DeadLetterKind } from '../ingest/codec.ts';
-import { isStateful, type ClickInput, type Recommender, type RecommendOutcome } from './recommender.ts';
-import { readTopicToEnd } from '../kafka/read-to-end.ts';
-import { createServingStats, type ServingStats } from '../metrics/serving-stats.ts';
+import type { ServingStats } from '../metrics/serving-stats.ts';
+import { BatchAssembler, type PendingRecord } from './batch-assembler.ts';
+import { BatchLifecycle } from './batch-lifecycle.ts';
+import { AtLeastOnceCommitter, type Committer, TransactionalCommitter } from './committer.ts';
+import { consumerCrashError, fatalFormOf } from './fatal-errors.ts';
+import { GroupMembership } from './group-membership.ts';
+import { attachStats } from './instrumentation.ts';
+import { isStateful, type Recommender } from './recommender.ts';
+import { ServingEvents } from './serving-events.ts';
+import { resolveServingOptions, type ServingOptions } from './serving-options.ts';
+import { StateRestorer } from './state-restorer.ts';
 
 export interface ServingAppOptions {
   config: StreamrecConfig;
@@ -23,7 +37,7 @@ export interface ServingAppOptions {
   /** Stable per process slot: the transactional id derives from it, so a restarted instance fences its zombie. */
   instanceId: string;
   log?: (line: string) => void;
-  /** Extra kafkajs consumer settings for tests (e.g. shorter session timeouts). */
+  /** Shorter consumer session timeouts for tests. */
   sessionTimeoutMs?: number;
   /** Called at every group (re)assignment with the partitions this instance now owns. */
   onAssignment?: (partitions: number[]) => void | Promise<void>;
@@ -31,44 +45,57 @@ export interface ServingAppOptions {
 
 /**
  * Idempotent producers retry retriable errors indefinitely (as the Java client does); anything
- * else fails the batch.
- * Back-to-back transactions meet CONCURRENT_TRANSACTIONS while the broker writes the previous
- * commit markers (a few ms); kafkajs' default first retry of 300 ms would dominate latency.
+ * else fails the batch. Back-to-back transactions meet CONCURRENT_TRANSACTIONS while the broker
+ * writes the previous commit markers (a few ms); kafkajs' default first retry of 300 ms would
+ * dominate latency.
  */
 const PRODUCER_RETRY = { initialRetryTime: 10, maxRetryTime: 1000, retries: Number.MAX_SAFE_INTEGER };
-
 const TRANSACTION_TIMEOUT_MS = 15_000;
 
-interface Pending {
-  partition: number;
-  message: KafkaMessage;
-}
+/** The batch that held a chunk was aborted (and its partitions' state restored): fetch it again. */
+class BatchAbortedError extends Error {}
 
 export class ServingApp {
+  readonly events = new ServingEvents();
   readonly stats: ServingStats;
+  private readonly o: ServingOptions;
   private readonly kafka: Kafka;
-  private readonly codecs: Codecs;
+  private readonly membership = new GroupMembership();
+  private readonly batcher: MicroBatcher<PendingRecord>;
+  private readonly assembler: BatchAssembler;
+  private restorer: StateRestorer | null = null;
   private consumer: Consumer | null = null;
   private producer: Producer | null = null;
-  private owned = new Set<number>();
-  /** Partitions whose session state is being restored from the changelog; served only after. */
-  private readonly restoring = new Map<number, Promise<void>>();
-  private readonly queue: Array<{ topic: string; chunk: Pending[]; resolve: () => void; reject: (e: Error) => void }> = [];
-  private pumping = false;
-  private readonly log: (line: string) => void;
-  private readonly inputs: ClickInput[] = [];
-  private readonly outcomes: RecommendOutcome[] = [];
+  private committer: Committer | null = null;
+  private consecutiveAborts = 0;
+  private fatalError: Error | null = null;
+  private started = false;
+  private stopping = false;
 
   constructor(private readonly opts: ServingAppOptions) {
+    this.o = resolveServingOptions(opts.config, opts.instanceId, { sessionTimeoutMs: opts.sessionTimeoutMs });
     this.kafka = createKafka(opts.config, `-serving-${opts.instanceId}`);
-    this.codecs = makeCodecs(opts.config.wireFormat);
-    this.log = opts.log ?? ((l) => process.stderr.write(l + '\n'));
-    this.stats = createServingStats(opts.config.serving.topK);
+    this.assembler = new BatchAssembler(makeCodecs(opts.config.wireFormat), opts.recommender, this.o.topics, this.o.ingest, this.o.deadLetterTopicMaxBytes);
+    this.batcher = new MicroBatcher(this.o.maxBatch, (chunks) => this.processBatch(chunks));
+    const log = opts.log ?? ((l) => process.stderr.write(`${l}\n`));
+    this.events.on('log', log);
+    this.stats = attachStats(this.events, opts.config.serving.topK);
   }
 
   get exactlyOnce(): boolean {
-    return this.opts.config.serving.delivery === 'exactly-once';
+    return this.o.exactlyOnce;
   }
+
+  /** Alive: the process can still serve (no fatal error). Ready: it is serving every partition it owns. */
+  health(): { alive: boolean; ready: boolean; reason: string } {
+    if (this.fatalError) return { alive: false, ready: false, reason: `fatal: ${describeError(this.fatalError)}` };
+    if (!this.started || this.stopping) return { alive: true, ready: false, reason: this.stopping ? 'stopping' : 'starting' };
+    if (this.restorer && this.restorer.restoring > 0) return { alive: true, ready: false, reason: `restoring ${this.restorer.restoring} partitions` };
+    return { alive: true, ready: true, reason: `serving partitions [${this.membership.partitions}]` };
+  }
+
+  /** Resolves with the fatal error that stopped this instance (never resolves on a clean stop). */
+  readonly fatal: Promise<Error> = new Promise((resolve) => this.events.once('fatal', ({ error }) => resolve(error)));
 
   async start(): Promise<void> {
     const { config } = this.opts;
@@ -80,9 +107,9 @@ export class ServingApp {
       await admin.disconnect();
     }
     this.producer = this.kafka.producer(
-      this.exactlyOnce
+      this.o.exactlyOnce
         ? {
-            transactionalId: `${config.groups.serving}-${this.opts.instanceId}`,
+            transactionalId: this.o.transactionalId,
             idempotent: true,
             maxInFlightRequests: 1,
             retry: PRODUCER_RETRY,
@@ -93,257 +120,170 @@ export class ServingApp {
         : { idempotent: true, maxInFlightRequests: 1, retry: PRODUCER_RETRY },
     );
     await this.producer.connect();
-    const sessionTimeout = this.opts.sessionTimeoutMs ?? 30_000;
-    this.consumer = this.kafka.consumer({
-      groupId: config.groups.serving,
+    const consumer = this.kafka.consumer({
+      groupId: this.o.groupId,
       readUncommitted: false,
-      sessionTimeout,
-      heartbeatInterval: Math.max(100, Math.floor(sessionTimeout / 10)),
-      rebalanceTimeout: Math.max(sessionTimeout, 10_000),
-      maxWaitTimeInMs: Math.max(1, config.serving.batch.maxWaitMs),
+      sessionTimeout: this.o.sessionTimeoutMs,
+      heartbeatInterval: this.o.heartbeatIntervalMs,
+      rebalanceTimeout: Math.max(this.o.sessionTimeoutMs, 10_000),
+      maxWaitTimeInMs: this.o.maxWaitMs,
       maxBytesPerPartition: 4 * 1024 * 1024,
     });
-    this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => {
-      const assigned = new Set(e.payload.memberAssignment[config.topics.clicks.name] ?? []);
-      const revoked = [...this.owned].filter((p) => !assigned.has(p));
-      if (revoked.length > 0) this.opts.recommender.partitionsRevoked?.(revoked);
-      const added = [...assigned].filter((p) => !this.owned.has(p));
-      this.owned = assigned;
-      if (added.length > 0) this.restore(added);
-      void this.opts.onAssignment?.([...assigned].sort((a, b) => a - b));
-    });
-    await this.consumer.connect();
-    await this.consumer.subscribe({ topics: [config.topics.clicks.name], fromBeginning: true });
-    await this.consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: config.topics.clicks.partitions,
-      eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
-        await this.restoring.get(batch.partition);
-        // A failed restore leaves the partition without state: fail the batch so the consumer
-        // restarts, re-joins and restores again, rather than serving from empty sessions.
-        if (isStateful(this.opts.recommender) && !this.owned.has(batch.partition)) throw new Error(`partition ${batch.partition}: session state not restored`);
-        const max = config.serving.batch.maxSize;
-        for (let start = 0; start < batch.messages.length; start += max) {
-          if (!isRunning() || isStale()) return;
-          const chunk = batch.messages.slice(start, start + max).map((message) => ({ partition: batch.partition, message }));
-          await this.enqueue(batch.topic, chunk);
-          resolveOffset(chunk[chunk.length - 1].message.offset);
-          await heartbeat();
-        }
-      },
-    });
-  }
-
-  /**
-   * Restores the session state of newly owned partitions from the changelog (stateful models
-   * only). The state there was committed in the same transactions as the consumer offsets, so
-   * it is exactly the state after the last committed input.
-   */
-  private restore(partitions: number[]): void {
-    const rec = this.opts.recommender;
-    if (!isStateful(rec)) return;
-    const topic = this.opts.config.topics.sessionChangelog.name;
-    const started = performance.now();
-    const job = readTopicToEnd(
-      this.kafka,
-      topic,
-      (partition, messages) => {
-        this.stats.restoredRecords += rec.restorePartition(messages.map((m) => ({ key: m.key, value: m.value, partition })));
-      },
-      { partitions },
-    ).then(
-      (n) => {
-        if (n > 0) this.log(`serving ${this.opts.instanceId}: restored ${n} changelog records of partitions [${partitions}] in ${(performance.now() - started).toFixed(0)} ms`);
-      },
-      (e: Error) => {
-        this.log(`serving ${this.opts.instanceId}: restoring partitions [${partitions}] failed: ${e.message}`);
-        // Not owned as far as state goes: the consumer's restart re-joins and restores them again.
-        for (const p of partitions) {
-          this.owned.delete(p);
-          this.restoring.delete(p);
-        }
-        throw e;
-      },
-    );
-    // Partitions without traffic never await their restore; its failure is handled above.
-    job.catch(() => undefined);
-    for (const p of partitions) this.restoring.set(p, job);
-  }
-
-  /**
-   * The micro-batcher across partitions: partitions fetch concurrently and each waits for its
-   * chunk; whatever chunks are queued when the engine frees up are merged (up to maxSize events)
-   * into one engine pass and one transaction. One transaction at a time per producer. A session
-   * lives in one partition and a partition has at most one chunk queued, so per-session order holds.
-   */
-  private enqueue(topic: string, chunk: Pending[]): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.queue.push({ topic, chunk, resolve, reject });
-      void this.pump();
-    });
-  }
-
-  private async pump(): Promise<void> {
-    if (this.pumping) return;
-    this.pumping = true;
-    try {
-      const max = this.opts.config.serving.batch.maxSize;
-      while (this.queue.length > 0) {
-        const group = [this.queue.shift()!];
-        let size = group[0].chunk.length;
-        while (this.queue.length > 0 && size + this.queue[0].chunk.length <= max) {
-          size += this.queue[0].chunk.length;
-          group.push(this.queue.shift()!);
-        }
-        const merged = group.length === 1 ? group[0].chunk : group.flatMap((g) => g.chunk);
-        try {
-          await this.processChunk(group[0].topic, merged);
-          for (const g of group) g.resolve();
-        } catch (e) {
-          for (const g of group) g.reject(e as Error);
-        }
-      }
-    } finally {
-      this.pumping = false;
-    }
-  }
-
-  private async processChunk(topic: string, chunk: Pending[]): Promise<void> {
-    const { config } = this.opts;
-    const deadLetters: Message[] = [];
-    const inputs = this.inputs;
-    const sources: Pending[] = [];
-    inputs.length = 0;
-    const now = Date.now();
-    for (const p of chunk) {
-      const m = p.message;
-      try {
-        const ev = this.codecs.click.decode(m.value);
-        const bad = validateClick(ev, m.key);
-        if (bad) throw new DecodeError(bad.kind, bad.reason);
-        inputs.push({ sessionId: ev.sessionId, itemId: ev.itemId, partition: p.partition, timestamp: ev.timestamp });
-        sources.push(p);
-      } catch (e) {
-        const kind: DeadLetterKind = e instanceof DecodeError ? e.deadLetterKind : 'MALFORMED';
-        deadLetters.push(this.deadLetter(topic, p, kind, (e as Error).message, now));
-      }
-    }
-    const outcomes = this.outcomes;
-    outcomes.length = inputs.length;
-    if (inputs.length > 0) await this.opts.recommender.recommendBatch(inputs, outcomes);
-    const producedAt = Date.now();
-    const recs: Message[] = [];
-    for (let i = 0; i < inputs.length; i++) {
-      const o = outcomes[i];
-      const src = sources[i];
-      if (!o.ok) {
-        deadLetters.push(this.deadLetter(topic, src, o.kind, o.reason, producedAt));
-        continue;
-      }
-      const appended = Number(src.message.timestamp);
-      const latencyMs = producedAt - appended;
-      const ev = inputs[i];
-      recs.push({
-        key: ev.sessionId,
-        value: this.codecs.recommendation.encode({
-          sessionId: ev.sessionId,
-          sourceTopic: topic,
-          sourcePartition: src.partition,
-          sourceOffset: Number(src.message.offset),
-          eventTimestamp: ev.timestamp,
-          itemIds: o.itemIds,
-          scores: o.scores,
-          modelVersion: this.opts.recommender.version,
-          producedAt,
-          latencyMs,
-        }),
-        timestamp: String(producedAt),
-      });
-    }
-    const topicMessages = [];
-    if (recs.length > 0) topicMessages.push({ topic: config.topics.recommendations.name, messages: recs });
-    if (deadLetters.length > 0) topicMessages.push({ topic: config.topics.deadLetter.name, messages: deadLetters });
+    this.consumer = consumer;
+    this.committer = this.o.exactlyOnce ? new TransactionalCommitter(this.producer, this.o.groupId) : new AtLeastOnceCommitter(this.producer, consumer);
     const rec = this.opts.recommender;
     if (isStateful(rec)) {
-      const changes = rec.drainChangelog();
-      if (changes.length > 0) {
-        topicMessages.push({
-          topic: config.topics.sessionChangelog.name,
-          messages: changes.map((c) => ({ key: c.key, value: c.value, partition: c.partition })),
-        });
-        this.stats.changelogRecordsOut += changes.length;
-      }
+      this.restorer = new StateRestorer(this.kafka, this.o.topics.changelog, rec, {
+        restored: (partitions, counts, reencoded, ms) => {
+          const records = counts.restored + counts.reencodeNeeded + counts.dropped + counts.deleted + counts.invalid;
+          this.events.emit('restored', { partitions, records, counts, reencoded, ms });
+          if (records > 0) {
+            const other = counts.reencodeNeeded + counts.dropped + counts.invalid;
+            const detail =
+              other > 0
+                ? ` (${counts.reencodeNeeded} of another model re-encoded from history, ${counts.dropped} of another vocabulary dropped, ${counts.invalid} unreadable)`
+                : '';
+            this.log(`restored ${records} changelog records of partitions [${partitions}] in ${ms.toFixed(0)} ms${detail}`);
+          }
+        },
+        failed: (partitions, error) => {
+          this.log(`restoring partitions [${partitions}] failed: ${error.message}`);
+          // Not served until assigned again: the failing batch restarts the consumer, which re-joins.
+          for (const p of partitions) this.membership.disown(p);
+          this.events.emit('restoreFailed', { partitions, error });
+        },
+      });
     }
-    const offsets = this.nextOffsets(topic, chunk);
-    const producer = this.producer!;
-    if (this.exactlyOnce) {
-      const tx = await producer.transaction();
-      try {
-        if (topicMessages.length > 0) await tx.sendBatch({ topicMessages, acks: -1 });
-        await tx.sendOffsets({ consumerGroupId: config.groups.serving, topics: offsets });
-        await tx.commit();
-      } catch (e) {
-        this.stats.transactionsAborted++;
-        await tx.abort().catch(() => undefined);
-        // The recommender already advanced these sessions; their state is now ahead of the
-        // committed offsets: drop it and restore the committed state before the events come again.
-        const partitions = [...new Set(chunk.map((p) => p.partition))];
-        if (isStateful(rec)) rec.discardChangelog();
-        rec.partitionsRevoked?.(partitions);
-        this.restore(partitions);
-        throw e;
-      }
-    } else {
-      if (topicMessages.length > 0) await producer.sendBatch({ topicMessages, acks: -1 });
-      await this.consumer!.commitOffsets(offsets.flatMap((t) => t.partitions.map((p) => ({ topic: t.topic, ...p }))));
-    }
-    // Only now is the batch's output durable: account for it.
-    for (let i = 0; i < inputs.length; i++) {
-      const o = outcomes[i];
-      if (!o.ok) continue;
-      this.stats.quality.observe(inputs[i].sessionId, inputs[i].itemId);
-      this.stats.quality.emitted(inputs[i].sessionId, o.itemIds);
-      const ms = producedAt - Number(sources[i].message.timestamp);
-      this.stats.latency.record(ms);
-      this.stats.recentLatency.record(ms);
-    }
-    this.stats.eventsIn += chunk.length;
-    this.stats.recommendationsOut += recs.length;
-    this.stats.batches++;
+    consumer.on(consumer.events.GROUP_JOIN, (e) => this.onAssignment(e.payload.memberAssignment[this.o.topics.clicks] ?? []));
+    consumer.on(consumer.events.REBALANCING, () => this.membership.markLost('the group is rebalancing'));
+    consumer.on(consumer.events.CRASH, (e) => {
+      if (!e.payload.restart && !this.stopping) this.fail(consumerCrashError(e.payload.error));
+    });
+    await consumer.connect();
+    await consumer.subscribe({ topics: [this.o.topics.clicks], fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: this.o.clickPartitions,
+      eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+        const partition = batch.partition;
+        // A failed restore leaves the partition without state: ready() fails the batch so the
+        // consumer restarts, re-joins and restores again, rather than serving from empty sessions.
+        if (this.restorer) await this.restorer.ready(partition);
+        if (!this.membership.owns(partition)) return;
+        // kafkajs heartbeats only when asked; a batch waiting behind a slow commit keeps the
+        // membership alive, and a failed heartbeat (rebalance, eviction) stops the commit.
+        const keepAlive = setInterval(() => {
+          heartbeat().catch((e: Error) => this.membership.markLost(`heartbeat failed: ${e.message}`));
+        }, this.o.heartbeatIntervalMs);
+        try {
+          for (let start = 0; start < batch.messages.length; start += this.o.maxBatch) {
+            if (!isRunning() || isStale() || this.fatalError) return;
+            const records = batch.messages.slice(start, start + this.o.maxBatch).map((message) => ({ partition, message }));
+            try {
+              await this.batcher.submit({ partition, records });
+            } catch (e) {
+              if (!(e instanceof BatchAbortedError || e instanceof ChunkDroppedError)) throw e;
+              // Fetch the chunk again (after its partition's restore) if the partition is still ours.
+              if (this.membership.owns(partition) && isRunning()) consumer.seek({ topic: batch.topic, partition, offset: records[0].message.offset });
+              return;
+            }
+            resolveOffset(records[records.length - 1].message.offset);
+          }
+        } finally {
+          clearInterval(keepAlive);
+        }
+      },
+    });
+    this.started = true;
   }
 
-  private nextOffsets(topic: string, chunk: Pending[]) {
-    const last = new Map<number, bigint>();
-    for (const p of chunk) {
-      const o = BigInt(p.message.offset);
-      const prev = last.get(p.partition);
-      if (prev === undefined || o > prev) last.set(p.partition, o);
+  private onAssignment(partitions: number[]): void {
+    const { revoked, added } = this.membership.assign(partitions);
+    // Queued chunks of revoked partitions never reach the engine; an in-flight batch holding one
+    // fails its membership check and aborts. State is dropped between batches only.
+    if (revoked.length > 0) this.batcher.drop(new Set(revoked));
+    const betweenBatches = this.batcher.idle();
+    if (revoked.length > 0) void betweenBatches.then(() => this.opts.recommender.partitionsRevoked?.(revoked.filter((p) => !this.membership.owns(p))));
+    this.restorer?.restore(added, betweenBatches);
+    this.events.emit('assigned', { partitions: this.membership.partitions, revoked, added });
+    void this.opts.onAssignment?.(this.membership.partitions);
+  }
+
+  private async processBatch(chunks: readonly Chunk<PendingRecord>[]): Promise<void> {
+    const records = chunks.length === 1 ? chunks[0].records : chunks.flatMap((c) => c.records);
+    const ticket = this.membership.ticket();
+    const asm = this.assembler;
+    asm.begin(records, Date.now());
+    const partitions = asm.partitions();
+    const lifecycle = new BatchLifecycle(() => this.rollback(partitions));
+    try {
+      const t0 = performance.now();
+      await asm.step();
+      lifecycle.advance('stepped');
+      const producedAt = Date.now();
+      const { messages, offsets } = asm.outputs(producedAt);
+      const t1 = performance.now();
+      lifecycle.advance('sent');
+      await this.committer!.commit(messages, offsets, () => {
+        const why = this.membership.whyNotCommit(ticket, partitions);
+        if (why) throw new BatchAbortedError(`not committing: ${why}`);
+      });
+      lifecycle.advance('committed');
+      this.consecutiveAborts = 0;
+      this.events.emit('batchCommitted', {
+        consumed: records.length,
+        inputs: asm.inputs,
+        outcomes: asm.outcomes,
+        latencyMs: asm.latencyMs,
+        recommendations: asm.recommendations,
+        deadLetters: asm.deadLetterCounts,
+        changelogRecords: asm.changelogRecords,
+        stepMs: t1 - t0,
+        commitMs: performance.now() - t1,
+      });
+    } catch (e) {
+      await lifecycle.abort(e);
+      this.consecutiveAborts++;
+      this.events.emit('batchAborted', { partitions, events: records.length, reason: describeError(e), error: e, consecutive: this.consecutiveAborts });
+      const fatal = fatalFormOf(e);
+      if (fatal) this.fail(fatal);
+      else if (this.consecutiveAborts > this.o.maxConsecutiveAborts)
+        this.fail(new StreamrecError('internal', `${this.consecutiveAborts} micro-batches in a row aborted; last: ${describeError(e)}`, { cause: e }));
+      else this.log(`micro-batch of ${records.length} records on partitions [${partitions}] aborted: ${describeError(e)}`);
+      throw new BatchAbortedError(describeError(e));
     }
-    return [{ topic, partitions: [...last].map(([partition, o]) => ({ partition, offset: String(o + 1n) })) }];
   }
 
-  private deadLetter(topic: string, p: Pending, kind: DeadLetterKind, reason: string, now: number): Message {
-    this.stats.deadLetters[kind]++;
-    return {
-      key: p.message.key,
-      value: this.codecs.deadLetter.encode({
-        sourceTopic: topic,
-        sourcePartition: p.partition,
-        sourceOffset: Number(p.message.offset),
-        key: p.message.key,
-        value: p.message.value,
-        errorKind: kind,
-        reason,
-        failedAt: now,
-      }),
-    };
+  /**
+   * The batch will not commit: its changelog records are forgotten and its partitions lose their
+   * in-memory state, which is restored from the changelog (the state after the last committed
+   * batch) before their records are fetched again.
+   */
+  private rollback(partitions: number[]): void {
+    const rec = this.opts.recommender;
+    if (!isStateful(rec)) return;
+    rec.discardChangelog();
+    rec.partitionsRevoked(partitions);
+    this.restorer?.restore(partitions.filter((p) => this.membership.owns(p)));
   }
 
-  /** Graceful: the in-flight micro-batch finishes and commits, then clients close. */
+  private fail(error: Error): void {
+    if (this.fatalError) return;
+    this.fatalError = error;
+    this.log(`fatal: ${describeError(error)}`);
+    this.events.emit('fatal', { error });
+  }
+
+  private log(line: string): void {
+    this.events.emit('log', `serving ${this.opts.instanceId}: ${line}`);
+  }
+
+  /** Graceful: the in-flight micro-batch finishes and commits (or aborts), then clients close. */
   async stop(): Promise<void> {
+    this.stopping = true;
     await this.consumer?.disconnect();
-    while (this.pumping) await new Promise((r) => setTimeout(r, 5));
+    await this.batcher.idle();
     await this.producer?.disconnect();
     await this.opts.recommender.close?.();
     this.consumer = null;

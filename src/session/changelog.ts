@@ -101,18 +101,26 @@ export class ChangelogWriter {
 
 export interface RestoreOptions {
   /**
-   * Called for a record that cannot be applied (no key, malformed or
-   * mismatched value); the record is skipped. Without it the restore throws,
-   * because silently dropping state is worse than failing loudly.
+   * Called for a record that cannot be read (no key, malformed value); it is skipped and any
+   * earlier state of its key is forgotten, as the record was that session's latest state. For a
+   * log line; the count is in the result either way.
    */
-  onInvalid?: (record: ChangelogInput, error: Error) => void;
+  onInvalid?: (record: ChangelogInput, error: SessionRecordError) => void;
   /** Reorder the recency list by stored times afterwards (default true). Pass false for chunked restores and call store.sortByRecency() at the end. */
   sortByRecency?: boolean;
 }
 
+/** What a restore did, record by record; every record lands in exactly one count. */
 export interface RestoreResult {
+  /** Records of this model, installed as they are. */
   restored: number;
+  /** Records of another model with this vocabulary: history installed, state to re-encode (store.takeReencodeSlots). */
+  reencodeNeeded: number;
+  /** Records of another vocabulary (or unstamped ones of another layout): nothing usable, the session is forgotten. */
+  dropped: number;
+  /** Tombstones that removed a session. */
   deleted: number;
+  /** Records that cannot be read at all. */
   invalid: number;
 }
 
@@ -122,23 +130,32 @@ export interface RestoreResult {
  * listeners for deletes, so it produces no changelog traffic of its own;
  * sessions already past their TTL are left for the next `expire` sweep, which
  * tombstones them and lets compaction reclaim them.
+ *
+ * No record makes it throw: a compacted changelog keeps a bad record until its
+ * key is written again, so a restore that failed on one would fail the same way
+ * on every retry and the partition would never be served. Records from another
+ * model, or unreadable ones, are counted instead, for the caller to export.
+ * (An error that is not about a record, such as a store bug, still throws.)
  */
 export function restoreFromRecords(store: SessionStore, records: Iterable<ChangelogInput>, opts: RestoreOptions = {}): RestoreResult {
-  const result: RestoreResult = { restored: 0, deleted: 0, invalid: 0 };
+  const result: RestoreResult = { restored: 0, reencodeNeeded: 0, dropped: 0, deleted: 0, invalid: 0 };
   for (const record of records) {
+    const key = record.key === null ? null : typeof record.key === 'string' ? record.key : utf8(record.key);
     try {
-      if (record.key === null) throw new SessionRecordError('value', 'changelog record without a key');
-      const key = typeof record.key === 'string' ? record.key : utf8(record.key);
+      if (key === null) throw new SessionRecordError('value', 'changelog record without a key');
       if (record.value === null) {
         if (store.delete(key)) result.deleted++;
-      } else {
-        store.restoreSession(key, record.partition, record.value);
-        result.restored++;
+        continue;
       }
+      const slot = store.restoreSession(key, record.partition, record.value);
+      if (slot < 0) result.dropped++;
+      else if (store.needsReencode(slot)) result.reencodeNeeded++;
+      else result.restored++;
     } catch (err) {
-      if (!opts.onInvalid || !(err instanceof SessionRecordError)) throw err;
+      if (!(err instanceof SessionRecordError)) throw err;
+      if (key !== null) store.delete(key);
       result.invalid++;
-      opts.onInvalid(record, err);
+      opts.onInvalid?.(record, err);
     }
   }
   if (opts.sortByRecency ?? true) store.sortByRecency();

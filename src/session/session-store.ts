@@ -1,4 +1,14 @@
-import { parseRecord, recordBytes, SessionRecordError, writeHeader } from './session-codec.ts';
+import {
+  copyHiddenInto,
+  copyHistoryInto,
+  encodeSessionRecord,
+  parseSessionRecord,
+  recordFit,
+  SessionRecordError,
+  UNSTAMPED,
+  type ModelStamp,
+  type SessionState,
+} from './session-codec.ts';
 
 /**
  * Per-session serving state — the recurrent hidden state of every encoder
@@ -19,6 +29,12 @@ import { parseRecord, recordBytes, SessionRecordError, writeHeader } from './ses
  * through the new encoder, writing results with `scatter` or `hiddenView`.
  * When `eventCount(slot) > historyLength` the rebuilt state only sees the
  * tail of the session, which is the usual trade-off of a bounded history.
+ *
+ * The same holds across processes: changelog records carry the stamp of the
+ * model that wrote them (session-codec.ts). A record from another model with
+ * the same vocabulary restores its history with a zero state and flags the
+ * slot; the serving side takes the flagged slots (`takeReencodeSlots`) and
+ * re-encodes them from history before serving the partition.
  */
 
 export type EvictionReason = 'ttl' | 'capacity';
@@ -46,6 +62,8 @@ export interface SessionStoreOptions {
   clock?: () => number;
   /** Shorthand for addListener({ evicted }). */
   onEvict?: (sessionId: string, reason: EvictionReason, partition: number) => void;
+  /** The model whose states the store holds: stamped on every record, checked on every restore. Default UNSTAMPED. */
+  stamp?: ModelStamp;
 }
 
 export interface SessionStoreStats {
@@ -69,7 +87,8 @@ const INDEX_ENTRY_BYTES = 80;
  * for random rows, slower below ~32.
  */
 const NATIVE_COPY_MIN = 32;
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+/** Generation of slots no batch holds (restored ones): beginBatch never makes it current. */
+const NO_BATCH = 0;
 
 export class SessionStore {
   readonly capacity: number;
@@ -86,6 +105,12 @@ export class SessionStore {
   private readonly partitions: Int32Array;
   /** Batch generation that last acquired the slot; guards against evicting a slot the current batch holds. */
   private readonly generations: Int32Array;
+  /** 1 = the hidden state is zero because the restored record came from another model; re-encode from history. */
+  private readonly reencode: Uint8Array;
+  private reencodeCount = 0;
+  private modelStamp: ModelStamp;
+  /** Refilled per encoded record; its history is the slot's ring unrolled. */
+  private readonly encodeState: SessionState;
   private readonly prev: Int32Array;
   private readonly next: Int32Array;
   private readonly ids: string[];
@@ -126,6 +151,8 @@ export class SessionStore {
     this.lastUpdates = new Float64Array(maxSessions);
     this.partitions = new Int32Array(maxSessions);
     this.generations = new Int32Array(maxSessions);
+    this.reencode = new Uint8Array(maxSessions);
+    this.modelStamp = opts.stamp ?? UNSTAMPED;
     this.prev = new Int32Array(maxSessions).fill(NONE);
     this.next = new Int32Array(maxSessions).fill(NONE);
     // Filled with strings up front so V8 keeps the array packed and monomorphic.
@@ -133,6 +160,7 @@ export class SessionStore {
     this.freeSlots = new Int32Array(maxSessions);
     for (let i = 0; i < maxSessions; i++) this.freeSlots[i] = maxSessions - 1 - i;
     this.freeTop = maxSessions;
+    this.encodeState = { hiddenSizes: this.sizes, hidden: this.hidden, slot: 0, history: new Int32Array(historyLength), historyCount: 0, eventCount: 0, lastUpdate: 0 };
     if (opts.onEvict) {
       const onEvict = opts.onEvict;
       this.listeners.push({ evicted: (id, reason, partition) => onEvict(id, reason, partition) });
@@ -149,6 +177,10 @@ export class SessionStore {
 
   get layers(): number {
     return this.sizes.length;
+  }
+
+  get stamp(): ModelStamp {
+    return this.modelStamp;
   }
 
   addListener(listener: SessionStoreListener): () => void {
@@ -380,11 +412,15 @@ export class SessionStore {
 
   /**
    * Zeroes every hidden state, optionally with a new layer layout (a model swap
-   * that changes the architecture). Histories, counts and recency are kept so
-   * that the caller can replay them through the new model.
+   * that changes the architecture) and the new model's stamp. Histories, counts
+   * and recency are kept so that the caller can replay them through the new
+   * model; pending re-encode flags are cleared, as that replay covers every session.
    */
-  resetHiddenStates(hiddenSizes: readonly number[] = this.sizes): void {
+  resetHiddenStates(hiddenSizes: readonly number[] = this.sizes, stamp: ModelStamp = this.modelStamp): void {
     const sizes = checkSizes(hiddenSizes);
+    this.modelStamp = stamp;
+    this.reencode.fill(0);
+    this.reencodeCount = 0;
     const same = sizes.length === this.sizes.length && sizes.every((h, l) => h === this.sizes[l]);
     if (same) {
       for (const slab of this.hidden) slab.fill(0);
@@ -394,73 +430,94 @@ export class SessionStore {
     this.hidden = [];
     this.sizes = sizes;
     this.hidden = sizes.map((h) => new Float32Array(this.capacity * h));
+    this.encodeState.hiddenSizes = this.sizes;
+    this.encodeState.hidden = this.hidden;
   }
 
-  /** Serialises one session for the changelog (format in session-codec.ts). */
+  /** Serialises one session for the changelog, stamped with the store's model (format in session-codec.ts). */
   encodeSession(slot: number): Buffer {
-    const len = this.histLen[slot];
-    const buf = Buffer.allocUnsafe(recordBytes(this.sizes, len));
-    let o = writeHeader(buf, this.sizes, len, this.counts[slot], this.lastUpdates[slot]);
-    for (let l = 0; l < this.hidden.length; l++) {
-      const h = this.sizes[l];
-      const slab = this.hidden[l];
-      if (LITTLE_ENDIAN) {
-        buf.set(new Uint8Array(slab.buffer, slab.byteOffset + slot * h * 4, h * 4), o);
-        o += h * 4;
-      } else {
-        for (let k = 0, s = slot * h; k < h; k++) o = buf.writeFloatLE(slab[s + k], o);
-      }
-    }
-    const n = this.historyLength;
-    const start = this.histStart[slot];
-    for (let i = 0; i < len; i++) {
-      const p = start + i;
-      o = buf.writeInt32LE(this.histItems[slot * n + (p >= n ? p - n : p)], o);
-    }
-    return buf;
+    const state = this.encodeState;
+    state.slot = slot;
+    state.historyCount = this.history(slot, state.history);
+    state.eventCount = this.counts[slot];
+    state.lastUpdate = this.lastUpdates[slot];
+    return encodeSessionRecord(state, this.modelStamp);
   }
 
   /**
    * Installs a session from a changelog record (replacing a live one with the
-   * same id). The record is validated completely before anything changes; a
-   * malformed or mismatched one throws SessionRecordError. Restored sessions go
-   * to the most-recent end of the recency list in arrival order; call
+   * same id), as far as the record fits this store's model (`recordFit` in
+   * session-codec.ts): all of it, or its history with a zero hidden state and
+   * the slot flagged for re-encoding. A record from another vocabulary is
+   * dropped, and so is any live session with that id, because the record was
+   * its latest state; the return is then -1. A malformed record throws
+   * SessionRecordError and changes nothing. Restored sessions go to the
+   * most-recent end of the recency list in arrival order; call
    * `sortByRecency()` after a bulk restore to order them by their stored times.
    */
   restoreSession(sessionId: string, partition: number, record: Uint8Array): number {
-    const layout = parseRecord(record, this.sizes);
-    const b = Buffer.isBuffer(record) ? record : Buffer.from(record.buffer, record.byteOffset, record.byteLength);
+    const view = parseSessionRecord(record);
+    const fit = recordFit(record, view, this.sizes, this.modelStamp);
+    if (fit === 'drop') {
+      this.delete(sessionId);
+      return NONE;
+    }
     let slot = this.index.get(sessionId);
     if (slot === undefined) {
       slot = this.allocate();
-      this.initSlot(slot, sessionId, partition, layout.lastUpdate);
+      this.initSlot(slot, sessionId, partition, view.lastUpdate);
     } else {
       this.unlink(slot);
       this.linkTail(slot);
       this.partitions[slot] = partition;
-      this.lastUpdates[slot] = layout.lastUpdate;
+      this.lastUpdates[slot] = view.lastUpdate;
     }
-    let o = layout.hiddenOffset;
-    for (let l = 0; l < this.hidden.length; l++) {
-      const h = this.sizes[l];
-      const slab = this.hidden[l];
-      if (LITTLE_ENDIAN) {
-        new Uint8Array(slab.buffer, slab.byteOffset + slot * h * 4, h * 4).set(b.subarray(o, o + h * 4));
-        o += h * 4;
-      } else {
-        for (let k = 0, s = slot * h; k < h; k++, o += 4) slab[s + k] = b.readFloatLE(o);
-      }
+    // No batch holds a restored session: it must stay evictable by the next batch's acquires.
+    this.generations[slot] = NO_BATCH;
+    if (fit === 'restore') {
+      copyHiddenInto(record, view, this.sizes, this.hidden, slot);
+      this.setReencode(slot, 0);
+    } else {
+      for (let l = 0; l < this.hidden.length; l++) this.hidden[l].fill(0, slot * this.sizes[l], (slot + 1) * this.sizes[l]);
+      this.setReencode(slot, 1);
     }
     // A store with a shorter history keeps the newest items of the record.
-    const keep = Math.min(layout.historyCount, this.historyLength);
-    const first = layout.historyOffset + 4 * (layout.historyCount - keep);
-    const base = slot * this.historyLength;
-    for (let i = 0; i < keep; i++) this.histItems[base + i] = b.readInt32LE(first + 4 * i);
+    const keep = Math.min(view.historyCount, this.historyLength);
+    copyHistoryInto(record, view, keep, this.histItems, slot * this.historyLength);
     this.histStart[slot] = 0;
     this.histLen[slot] = keep;
-    this.counts[slot] = layout.eventCount;
+    this.counts[slot] = view.eventCount;
     this.restoredCount++;
     return slot;
+  }
+
+  /** Whether the slot's hidden state is still to be re-encoded from its history (restored from another model). */
+  needsReencode(slot: number): boolean {
+    return this.reencode[slot] === 1;
+  }
+
+  /** Live sessions whose state is to be re-encoded from history. */
+  get reencodePending(): number {
+    return this.reencodeCount;
+  }
+
+  /**
+   * Writes the slots flagged for re-encoding into `dst` (least recently touched
+   * first) and clears their flags: the caller now owns running their histories
+   * through the encoder (and marking them dirty, so the changelog gets records
+   * stamped with this model). Returns their number.
+   */
+  takeReencodeSlots(dst: Int32Array): number {
+    if (dst.length < this.reencodeCount) throw new RangeError(`dst has ${dst.length} entries, ${this.reencodeCount} sessions await re-encoding`);
+    let n = 0;
+    for (let slot = this.head; slot !== NONE && n < this.reencodeCount; slot = this.next[slot]) {
+      if (this.reencode[slot] === 1) {
+        dst[n++] = slot;
+        this.reencode[slot] = 0;
+      }
+    }
+    this.reencodeCount = 0;
+    return n;
   }
 
   /**
@@ -498,7 +555,7 @@ export class SessionStore {
     for (const slab of this.hidden) bytes += slab.byteLength;
     bytes += this.histItems.byteLength + this.histStart.byteLength + this.histLen.byteLength;
     bytes += this.counts.byteLength + this.lastUpdates.byteLength + this.partitions.byteLength;
-    bytes += this.generations.byteLength + this.prev.byteLength + this.next.byteLength + this.freeSlots.byteLength;
+    bytes += this.generations.byteLength + this.reencode.byteLength + this.prev.byteLength + this.next.byteLength + this.freeSlots.byteLength;
     bytes += this.capacity * 8; // ids array: one pointer per slot
     return bytes + this.index.size * INDEX_ENTRY_BYTES + this.idChars * 2;
   }
@@ -539,6 +596,11 @@ export class SessionStore {
     this.histLen[slot] = 0;
   }
 
+  private setReencode(slot: number, flag: 0 | 1): void {
+    this.reencodeCount += flag - this.reencode[slot];
+    this.reencode[slot] = flag;
+  }
+
   private evict(slot: number, reason: EvictionReason): void {
     const id = this.ids[slot];
     this.remove(slot);
@@ -550,6 +612,7 @@ export class SessionStore {
   /** Unindexes and unlinks; the slot's contents stay until it is reused. */
   private remove(slot: number): void {
     const id = this.ids[slot];
+    this.setReencode(slot, 0);
     this.index.delete(id);
     this.idChars -= id.length;
     this.ids[slot] = '';

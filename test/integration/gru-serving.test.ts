@@ -8,26 +8,13 @@ import { createKafka } from '../../src/kafka/client.ts';
 import { makeCodecs, type ClickEvent, type Recommendation } from '../../src/ingest/codec.ts';
 import { ServingApp } from '../../src/serving/serving-app.ts';
 import { buildGru4RecRecommender } from '../../src/serving/create-recommender.ts';
+import { clickWave } from '../support/drills.ts';
 import { syntheticWeights } from '../support/synthetic-weights.ts';
 import type { StreamrecConfig } from '../../src/config/config.ts';
 
 const N_SESSIONS = 40;
 
-/** Event e of session s: unique timestamps identify an event across runs. */
-function wave(from: number, to: number): ClickEvent[] {
-  const out: ClickEvent[] = [];
-  for (let e = from; e < to; e++)
-    for (let s = 0; s < N_SESSIONS; s++)
-      out.push({
-        sessionId: `s${s}`,
-        userId: null,
-        itemId: testItemIds[(s * 37 + e * 11 + e * e) % TEST_ARCH.nItems],
-        eventType: 'CLICK',
-        timestamp: 1_000_000 + e * 1000 + s,
-        context: null,
-      });
-  return out;
-}
+const wave = (from: number, to: number): ClickEvent[] => clickWave(N_SESSIONS, to, from);
 
 async function produce(cfg: StreamrecConfig, evs: ClickEvent[], extra: Message[] = [], rate = 0): Promise<void> {
   const codec = makeCodecs(cfg.wireFormat).click;
@@ -104,7 +91,7 @@ test('rebalance: a second process takes partitions over with their session state
   await waitFor(() => bPartitions.length > 0, 60_000, 'B to be assigned partitions');
   const codec = makeCodecs(cfg.wireFormat).click;
   const bad: Message[] = [
-    { key: 's1', value: codec.encode({ ...all[1], itemId: 'brand-new-item', timestamp: 5 }) },
+    { key: 's1', value: codec.encode({ ...all[1], itemId: 'brand-new-item', timestamp: all[1].timestamp + 5 }) },
     { key: 'x', value: Buffer.from([0xff, 0xff, 0xff]) },
   ];
   await produce(cfg, secondHalf, bad);
@@ -128,7 +115,6 @@ function child(cfg: StreamrecConfig, instance: string): { proc: ChildProcess; se
     STREAMREC_TOPICS__RECOMMENDATIONS__NAME: cfg.topics.recommendations.name,
     STREAMREC_TOPICS__DEAD_LETTER__NAME: cfg.topics.deadLetter.name,
     STREAMREC_TOPICS__SESSION_CHANGELOG__NAME: cfg.topics.sessionChangelog.name,
-    STREAMREC_TOPICS__MODEL_UPDATES__NAME: cfg.topics.modelUpdates.name,
     STREAMREC_GROUPS__SERVING: cfg.groups.serving,
     STREAMREC_SERVING__BATCH__MAX_SIZE: '32',
   };

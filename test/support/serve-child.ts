@@ -15,7 +15,16 @@ if (process.argv[1]?.endsWith('serve-child.ts')) {
   const config = loadConfig();
   const instance = process.env.SERVE_INSTANCE ?? '0';
   const rec = await buildGru4RecRecommender(config, syntheticWeights(TEST_ARCH, 3), testItemIds, 'synthetic-v1', () => undefined);
-  const app = new ServingApp({ config, recommender: rec, instanceId: instance, sessionTimeoutMs: 6000, log: (l) => process.stdout.write(l + '\n') });
+  const app = new ServingApp({
+    config,
+    recommender: rec,
+    instanceId: instance,
+    sessionTimeoutMs: 6000,
+    log: (l) => {
+      process.stdout.write(l + '\n');
+      process.stderr.write(`[child ${instance}] ${l}\n`);
+    },
+  });
   await app.start();
   process.stdout.write('ready\n');
   let last = -1;

@@ -49,7 +49,10 @@ test('recommendation and dead-letter round trips', () => {
       reason: 'why',
       failedAt: 3,
     };
-    assert.deepEqual(own(c.deadLetter.decode(c.deadLetter.encode(dl))), dl);
+    // Fields added later (sizes, hash, truncated) take their schema defaults when a writer omits them.
+    assert.deepEqual(own(c.deadLetter.decode(c.deadLetter.encode(dl))), { ...dl, originalKeySize: null, originalValueSize: null, valueSha256: null, truncated: false });
+    const full = { ...dl, originalKeySize: 1, originalValueSize: 3, valueSha256: 'ab'.repeat(32), truncated: true };
+    assert.deepEqual(own(c.deadLetter.decode(c.deadLetter.encode(full))), full);
   }
 });
 
@@ -72,10 +75,37 @@ test('malformed inputs raise DecodeError with a kind', () => {
 });
 
 test('field validation: empty ids, oversize ids, key mismatch', () => {
-  assert.equal(validateClick(click, Buffer.from('s1')), null);
-  assert.equal(validateClick(click, null), null);
-  assert.equal(validateClick({ ...click, itemId: '' }, null)?.kind, 'INVALID_FIELD');
-  assert.equal(validateClick({ ...click, sessionId: 'x'.repeat(300) }, null)?.kind, 'TOO_LARGE');
-  assert.equal(validateClick({ ...click, timestamp: -5 }, null)?.kind, 'INVALID_FIELD');
+  const s1 = Buffer.from('s1');
+  assert.equal(validateClick(click, s1), null);
+  assert.equal(validateClick({ ...click, itemId: '' }, s1)?.kind, 'INVALID_FIELD');
+  assert.equal(validateClick({ ...click, sessionId: 'x'.repeat(300) }, s1)?.kind, 'TOO_LARGE');
+  assert.equal(validateClick({ ...click, timestamp: -5 }, s1)?.kind, 'INVALID_FIELD');
+  assert.equal(validateClick({ ...click, timestamp: 1.5 }, s1)?.kind, 'INVALID_FIELD');
   assert.equal(validateClick(click, Buffer.from('other'))?.kind, 'KEY_MISMATCH');
+});
+
+test('field validation: a null key is refused (clicks must be keyed by session), so is a key that is not UTF-8', () => {
+  assert.deepEqual({ ...validateClick(click, null) }, { kind: 'KEY_MISMATCH', reason: 'record has no key; clicks must be keyed by sessionId' });
+  assert.equal(validateClick(click, Buffer.from([0x73, 0x31, 0xff]))?.kind, 'INVALID_FIELD');
+});
+
+test('field validation: the timestamp window applies when given', () => {
+  const s1 = Buffer.from('s1');
+  const bounds = { minMs: click.timestamp - 10, maxMs: click.timestamp + 10 };
+  assert.equal(validateClick(click, s1, bounds), null);
+  assert.equal(validateClick({ ...click, timestamp: click.timestamp + 11 }, s1, bounds)?.kind, 'INVALID_FIELD');
+  assert.equal(validateClick({ ...click, timestamp: click.timestamp - 11 }, s1, bounds)?.kind, 'INVALID_FIELD');
+});
+
+test('decode is bounded: a map header claiming 2^40 entries is refused at once, not looped over', () => {
+  const plain = makeCodecs('plain').click;
+  const good = plain.encode({ ...click, context: null });
+  // context: branch 1 (map), block count 2^40 (zig-zag varint), and no entries at all.
+  const crafted = Buffer.concat([good.subarray(0, good.length - 1), Buffer.from([0x02, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x02])]);
+  const t0 = performance.now();
+  assert.throws(
+    () => plain.decode(crafted),
+    (e: unknown) => e instanceof DecodeError && e.deadLetterKind === 'MALFORMED',
+  );
+  assert.ok(performance.now() - t0 < 50);
 });

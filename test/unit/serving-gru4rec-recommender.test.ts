@@ -74,7 +74,7 @@ test('changelog records restore sessions that then recommend exactly as the unin
   assert.ok(records.length >= 7, 'one record per touched session per batch');
   assert.ok(records.every((r) => r.value !== null && ['s0', 's1', 's2', 's3', 's4', 's5', 's6'].includes(r.key)));
   const restored = await buildGru4RecRecommender(config(), weights, itemIds, 'v1', quiet);
-  assert.equal(restored.restorePartition(records), records.length);
+  assert.equal((await restored.restorePartition(records)).restored, records.length);
   const out: RecommendOutcome[] = [];
   await restored.recommendBatch(evs.slice(half), out);
   for (let i = 0; i < out.length; i++) assert.deepEqual(out[i], straight.out[half + i], `event ${half + i}`);

@@ -118,13 +118,8 @@ export class ProtoWriter {
     if (values.length === 0) return this;
     const body = new ProtoWriter();
     for (let i = 0; i < values.length; i++) body.pushVarint(values[i]);
-    body.flushScratch();
-    this.pushKey(field, WIRE_LEN);
-    this.pushVarint(body.size);
-    this.flushScratch();
-    for (const c of body.chunks) this.chunks.push(c);
-    this.size += body.size;
-    return this;
+    // On the wire a packed field is a length-delimited field, like a nested message.
+    return this.message(field, body);
   }
 
   /** Concatenates all chunks into one buffer (the only copy of large payloads). */

@@ -1,6 +1,6 @@
 import { type SessionData, sessionCount } from '../../data/sessions.ts';
 import type { SessionScorer } from '../scorer.ts';
-import { TopK } from '../topk.ts';
+import { TopK } from '../../model/topk.ts';
 
 export interface ItemKnnOptions {
   /** Neighbours kept per item (n_sims). Should be at least the evaluation cut-off. Default 100. */

@@ -1,6 +1,6 @@
 import { type SessionData, sessionCount } from '../../data/sessions.ts';
 import type { SessionScorer } from '../scorer.ts';
-import { TopK } from '../topk.ts';
+import { TopK } from '../../model/topk.ts';
 
 /** Weight of the current session's item at position p (1-based) of L. */
 export type PositionWeighting = 'linear' | 'div' | 'same';

@@ -1,0 +1,97 @@
+/**
+ * The cross-partition micro-batcher. Partitions fetch concurrently and each submits one chunk
+ * of its records at a time, waiting for it; whatever chunks are queued when the processor
+ * frees up are merged (up to maxSize records) into one batch, processed by one call. One batch
+ * at a time. A session lives in one partition and a partition has at most one chunk queued or
+ * in flight, so per-session order holds across batches.
+ *
+ * Knows nothing of Kafka: the serving process gives it chunks and a processor.
+ */
+
+export interface Chunk<T> {
+  partition: number;
+  records: T[];
+}
+
+/** A queued chunk was taken back before it was processed (its partition was revoked). */
+export class ChunkDroppedError extends Error {
+  constructor(readonly partition: number) {
+    super(`chunk of partition ${partition} dropped before processing (partition revoked)`);
+    this.name = 'ChunkDroppedError';
+  }
+}
+
+interface Queued<T> {
+  chunk: Chunk<T>;
+  resolve: () => void;
+  reject: (e: Error) => void;
+}
+
+export class MicroBatcher<T> {
+  private readonly queue: Queued<T>[] = [];
+  private running: Promise<void> | null = null;
+
+  constructor(
+    private readonly maxSize: number,
+    /** Processes one merged batch; a rejection fails every chunk of that batch. */
+    private readonly process: (chunks: readonly Chunk<T>[]) => Promise<void>,
+  ) {
+    if (!Number.isInteger(maxSize) || maxSize < 1) throw new RangeError(`maxSize must be a positive integer, got ${maxSize}`);
+  }
+
+  /** Resolves once the batch holding this chunk has been processed; rejects with its error. */
+  submit(chunk: Chunk<T>): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ chunk, resolve, reject });
+      if (!this.running) this.running = this.drain();
+    });
+  }
+
+  /** Rejects the queued (not yet processing) chunks of these partitions with ChunkDroppedError. */
+  drop(partitions: ReadonlySet<number>): number {
+    let dropped = 0;
+    for (let i = this.queue.length - 1; i >= 0; i--) {
+      const q = this.queue[i];
+      if (!partitions.has(q.chunk.partition)) continue;
+      this.queue.splice(i, 1);
+      q.reject(new ChunkDroppedError(q.chunk.partition));
+      dropped++;
+    }
+    return dropped;
+  }
+
+  get queuedChunks(): number {
+    return this.queue.length;
+  }
+
+  /** Resolves when no batch is being processed (the queue may refill right after). */
+  async idle(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  /**
+   * `running` is cleared in the same synchronous step in which the loop sees an empty queue: a
+   * chunk submitted by a continuation of the last batch's promise runs after that step, so it
+   * either is seen by this loop or starts a new one; it never waits in a queue with no loop.
+   */
+  private async drain(): Promise<void> {
+    try {
+      while (this.queue.length > 0) {
+        const group = [this.queue.shift()!];
+        let size = group[0].chunk.records.length;
+        while (this.queue.length > 0 && size + this.queue[0].chunk.records.length <= this.maxSize) {
+          size += this.queue[0].chunk.records.length;
+          group.push(this.queue.shift()!);
+        }
+        try {
+          await this.process(group.map((g) => g.chunk));
+          for (const g of group) g.resolve();
+        } catch (e) {
+          for (const g of group) g.reject(e as Error);
+        }
+      }
+    } finally {
+      this.running = null;
+    }
+  }
+}

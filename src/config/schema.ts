@@ -1,0 +1,159 @@
+/**
+ * The topology schema: what a deployment runs (topics, groups, batch knobs, model, Kafka security),
+ * with the bounds of every field. topologies/default.yaml documents the defaults; this file is
+ * the one place the shape and the types come from (StreamrecConfig is z.output of it).
+ *
+ * Every field is required in the topology (a typo or a missing line must not silently fall back
+ * to a default); the optional parts are the security sections a plaintext cluster does not need.
+ * Messages are written to read after the field's path, and the value that was given is appended
+ * by formatIssue (src/config/issues.ts) — except for secrets, whose values are never echoed.
+ */
+import { z } from 'zod';
+import { Secret } from './secret.ts';
+
+/** A mapping that rejects keys it does not know and names the ones it does. */
+function section<T extends z.core.$ZodLooseShape>(shape: T) {
+  const known = Object.keys(shape).join(', ');
+  return z.strictObject(shape, {
+    error: (iss) => (iss.code === 'unrecognized_keys' ? `unknown field (known: ${known})` : iss.code === 'invalid_type' ? 'expected a mapping' : undefined),
+  });
+}
+
+function intIn(min: number, max = Number.MAX_SAFE_INTEGER) {
+  const error = `expected an integer in [${min}, ${max}]`;
+  return z.int({ error }).min(min, { error }).max(max, { error });
+}
+
+function oneOf<const T extends readonly [string, ...string[]]>(choices: T) {
+  return z.enum(choices, { error: `expected one of ${choices.join(' | ')}` });
+}
+
+const nonEmpty = (error = 'expected a non-empty string') => z.string({ error }).regex(/\S/, { error });
+const bool = z.boolean({ error: 'expected true or false' });
+const HOST_PORT = /^[^:\s]+:\d{1,5}$/;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+const brokerList = z
+  .array(z.string({ error: 'expected a string host:port' }), { error: 'expected a non-empty list of strings' })
+  .min(1, { error: 'expected a non-empty list of strings' })
+  .superRefine((list, ctx) => {
+    const bad = list.find((b) => !HOST_PORT.test(b));
+    if (bad !== undefined) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(bad)} is not host:port`, input: list });
+  });
+
+const topic = section({ name: nonEmpty(), partitions: intIn(1, 10_000) });
+
+/**
+ * The dead-letter topic also sets its own max.message.bytes: a dead letter carries (a clipped copy
+ * of) the bad record's bytes plus kind and reason. The floor leaves room for the record's own
+ * fields and framing, so a dead letter of any kind fits.
+ */
+const deadLetterTopic = section({ name: nonEmpty(), partitions: intIn(1, 10_000), maxMessageBytes: intIn(65_536, 104_857_600) });
+
+/** A file the process reads at start-up (certificates, keys); resolved against the working directory. */
+const filePath = nonEmpty('expected a file path');
+
+const SASL_MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512'] as const;
+const SECURITY_PROTOCOLS = ['plaintext', 'ssl', 'sasl_plaintext', 'sasl_ssl'] as const;
+export type SecurityProtocol = (typeof SECURITY_PROTOCOLS)[number];
+
+/**
+ * SASL credentials. The password is either in the topology (`password`, for development) or named
+ * by `passwordEnv` and read from the environment when the config is loaded, so a deployment's
+ * YAML and its ConfigMap never hold it. Either way it ends up a Secret.
+ */
+function saslSection(env: NodeJS.ProcessEnv) {
+  return section({
+    mechanism: oneOf(SASL_MECHANISMS),
+    username: nonEmpty(),
+    password: nonEmpty().optional(),
+    passwordEnv: z.string({ error: 'expected an environment variable name' }).regex(ENV_NAME, { error: 'expected an environment variable name' }).optional(),
+  }).transform(({ password, passwordEnv, ...rest }, ctx) => {
+    if ((password === undefined) === (passwordEnv === undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['password'], message: 'give exactly one of password or passwordEnv', input: undefined });
+      return z.NEVER;
+    }
+    const value = password ?? env[passwordEnv as string];
+    if (value === undefined || value === '') {
+      ctx.addIssue({ code: 'custom', path: ['passwordEnv'], message: `environment variable ${passwordEnv} is not set`, input: undefined });
+      return z.NEVER;
+    }
+    return { ...rest, password: new Secret(value) };
+  });
+}
+
+const sslSection = section({
+  /** PEM file of the CA that signed the brokers' certificates; the system CAs when absent. */
+  caFile: filePath.optional(),
+  /** Client certificate and key (PEM) for mutual TLS; both or neither. */
+  certFile: filePath.optional(),
+  keyFile: filePath.optional(),
+  rejectUnauthorized: bool.default(true),
+}).superRefine((s, ctx) => {
+  if ((s.certFile === undefined) !== (s.keyFile === undefined))
+    ctx.addIssue({
+      code: 'custom',
+      path: [s.certFile === undefined ? 'certFile' : 'keyFile'],
+      message: 'certFile and keyFile go together (mutual TLS needs both)',
+      input: undefined,
+    });
+});
+
+function securitySection(env: NodeJS.ProcessEnv) {
+  return section({ protocol: oneOf(SECURITY_PROTOCOLS), sasl: saslSection(env).optional(), ssl: sslSection.optional() }).superRefine((s, ctx) => {
+    const usesSasl = s.protocol.startsWith('sasl_');
+    const usesTls = s.protocol === 'ssl' || s.protocol === 'sasl_ssl';
+    // A section the protocol ignores is a deployment mistake (credentials that are never sent).
+    if (usesSasl && s.sasl === undefined) ctx.addIssue({ code: 'custom', path: ['sasl'], message: `is required when protocol is ${s.protocol}`, input: undefined });
+    if (!usesSasl && s.sasl !== undefined) ctx.addIssue({ code: 'custom', path: ['sasl'], message: `is given but protocol ${s.protocol} does not use SASL`, input: undefined });
+    if (!usesTls && s.ssl !== undefined) ctx.addIssue({ code: 'custom', path: ['ssl'], message: `is given but protocol ${s.protocol} does not use TLS`, input: undefined });
+  });
+}
+
+/** The whole topology. `env` is where `passwordEnv` names are looked up (the process's, at start-up). */
+export function configSchema(env: NodeJS.ProcessEnv = process.env) {
+  return section({
+    kafka: section({ brokers: brokerList, clientId: nonEmpty(), security: securitySection(env) }),
+    topics: section({ clicks: topic, recommendations: topic, deadLetter: deadLetterTopic, sessionChangelog: topic }),
+    groups: section({ serving: nonEmpty() }),
+    wireFormat: oneOf(['plain', 'confluent']),
+    ingest: section({
+      /** Records larger than this are dead-lettered (TOO_LARGE) before any decoding is attempted. */
+      maxRecordBytes: intIn(1, 104_857_600),
+      /** Event timestamps further than this in the past or the future are implausible (INVALID_FIELD). */
+      maxPastMs: intIn(0),
+      maxFutureMs: intIn(0),
+    }),
+    serving: section({
+      delivery: oneOf(['exactly-once', 'at-least-once']),
+      batch: section({ maxSize: intIn(1, 65_536), maxWaitMs: intIn(0, 60_000) }),
+      topK: intIn(1, 1000),
+      excludeSeen: bool,
+      unknownItems: oneOf(['dead-letter', 'cold-start']),
+      sessions: section({ maxSessions: intIn(1, 100_000_000), ttlMs: intIn(1), historyLength: intIn(1, 1000) }),
+    }),
+    model: section({ kind: oneOf(['cooccurrence', 'gru4rec']), path: z.string({ error: 'expected a string' }), engine: oneOf(['auto', 'onnx', 'tfjs']) }),
+    /** HTTP endpoints of `streamrec serve` (/metrics, /healthz, /readyz); port 0 disables them. */
+    metrics: section({ host: nonEmpty('expected a host name or address'), port: intIn(0, 65_535) }),
+  }).superRefine((c, ctx) => {
+    if (c.topics.sessionChangelog.partitions !== c.topics.clicks.partitions)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['topics', 'sessionChangelog', 'partitions'],
+        message: `must equal topics.clicks.partitions (${c.topics.clicks.partitions}) so session state moves with its partition`,
+        input: undefined,
+      });
+    if (c.model.kind === 'gru4rec' && c.model.path === '')
+      ctx.addIssue({ code: 'custom', path: ['model', 'path'], message: 'is required when model.kind is gru4rec', input: undefined });
+  });
+}
+
+export type StreamrecConfig = z.output<ReturnType<typeof configSchema>>;
+export type TopicConfig = StreamrecConfig['topics']['clicks'];
+export type DeadLetterTopicConfig = StreamrecConfig['topics']['deadLetter'];
+export type KafkaSecurity = StreamrecConfig['kafka']['security'];
+export type DeliveryMode = StreamrecConfig['serving']['delivery'];
+export type WireFormat = StreamrecConfig['wireFormat'];
+
+/** Fields holding credentials: no value given at or below them is repeated in an error message. */
+export const REDACTED_FIELDS: ReadonlySet<string> = new Set(['sasl', 'password']);

@@ -1,0 +1,161 @@
+import * as tf from '@tensorflow/tfjs';
+import type { Gru4Rec } from '../model/gru4rec.ts';
+import { targetMask } from '../model/losses.ts';
+import { archOf, type Gru4RecConfig } from '../model/gru4rec-config.ts';
+import { ItemTables } from './item-tables.ts';
+import { Gru4RecOptimizer } from './optimizer.ts';
+import { carriedHidden, sampledStepLoss } from './sampled-step-loss.ts';
+import type { SessionBatch } from './session-parallel.ts';
+import { StepInputAssembler, type StepInputs } from './step-inputs.ts';
+
+/** Where a trainer's wall time went, summed over steps. */
+export interface StepTiming {
+  steps: number;
+  /** JS work: negatives, index dedup, dropout masks. */
+  prepareMs: number;
+  /** tf work: uploads, forward, backward, optimizer updates. */
+  computeMs: number;
+  /** Reading the loss back (waits for the backend on asynchronous ones). */
+  syncMs: number;
+}
+
+/**
+ * One GRU4Rec optimisation step per call, over a session-parallel mini-batch. Holds the
+ * optimizer state, the step-input assembler (negative sampler, masks) and the per-row hidden
+ * states between calls, so a continuous trainer can feed batches built from a live stream.
+ * A step is: assemble its inputs (JS), then forward + loss, backward and the optimizer updates
+ * in one tf scope, then read the loss back.
+ */
+export class Gru4RecTrainer {
+  readonly model: Gru4Rec;
+  readonly config: Gru4RecConfig;
+  readonly timing: StepTiming = { steps: 0, prepareMs: 0, computeMs: 0, syncMs: 0 };
+  private readonly assembler: StepInputAssembler;
+  private readonly tables: ItemTables;
+  private readonly optimizer: Gru4RecOptimizer;
+  /** Parameters updated densely (the GRU matrices and biases), in the order their gradients come back. */
+  private readonly denseNames: string[];
+  private readonly targetMasks = new Map<number, tf.Tensor2D>();
+  private hidden: tf.Tensor2D[] | null = null;
+
+  /**
+   * @param support per-item event counts: negatives are drawn ∝ support^sampleAlpha and the
+   *   logQ correction uses them (they are clamped to 1 there, so unseen items stay finite).
+   */
+  constructor(model: Gru4Rec, config: Gru4RecConfig, support: ArrayLike<number>) {
+    const { arch } = model;
+    const expected = archOf(config, arch.nItems);
+    if (JSON.stringify(expected) !== JSON.stringify(arch))
+      throw new Error(`trainer: model architecture ${JSON.stringify(arch)} does not match the config's ${JSON.stringify(expected)}`);
+    if (support.length !== arch.nItems) throw new Error(`trainer: support has ${support.length} entries, expected nItems = ${arch.nItems}`);
+    this.model = model;
+    this.config = config;
+    // The assembler checks the support; it goes first so a bad one leaves no optimizer state behind.
+    this.assembler = new StepInputAssembler(model, config, support);
+    this.tables = new ItemTables(model, config);
+    this.denseNames = Object.keys(model.vars).filter((n) => !this.tables.names.has(n));
+    const trainable = Object.fromEntries(Object.entries(model.vars).filter(([n]) => arch.useBias || n !== 'out.by'));
+    this.optimizer = new Gru4RecOptimizer(config, trainable, this.tables.names);
+  }
+
+  /** Forget all hidden states (a new pass over the data starts). */
+  resetState(): void {
+    if (this.hidden) tf.dispose(this.hidden);
+    this.hidden = null;
+  }
+
+  /**
+   * Train on one mini-batch. Returns the loss (mean over rows, scaled by n/batchSize as the
+   * official code), or null when the step has too few candidates to rank (n + nSample < 2).
+   * Throws when the loss stops being finite.
+   */
+  step(batch: SessionBatch): number | null {
+    const t0 = performance.now();
+    if (!this.rankable(batch)) {
+      this.resetState();
+      return null;
+    }
+    const inputs = this.assembler.prepare(batch);
+    this.tables.index(inputs);
+    const mask = this.targetMaskFor(inputs.n, inputs.R);
+    const t1 = performance.now();
+    const loss = this.optimise(batch, inputs, mask);
+    const t2 = performance.now();
+    const value = loss.dataSync()[0];
+    loss.dispose();
+    const t3 = performance.now();
+    this.timing.steps++;
+    this.timing.prepareMs += t1 - t0;
+    this.timing.computeMs += t2 - t1;
+    this.timing.syncMs += t3 - t2;
+    if (!Number.isFinite(value)) throw new Error(`trainer: the loss became ${value} (diverged); lower learningRate or check the data`);
+    return value;
+  }
+
+  dispose(): void {
+    this.resetState();
+    this.optimizer.dispose();
+    for (const m of this.targetMasks.values()) m.dispose();
+    this.targetMasks.clear();
+  }
+
+  /** False when the batch has too few candidates to rank; throws when it does not fit the trainer. */
+  private rankable(batch: SessionBatch): boolean {
+    const n = batch.n;
+    if (n > this.config.batchSize) throw new Error(`trainer: batch of ${n} rows exceeds batchSize ${this.config.batchSize}`);
+    if (n + this.config.nSample < 2) return false;
+    if (this.hidden && !batch.keep && this.hidden[0].shape[0] !== n)
+      throw new Error(`trainer: batch has ${n} rows but the carried hidden state has ${this.hidden[0].shape[0]} and no keep map`);
+    return true;
+  }
+
+  /**
+   * Forward + loss, backward and the optimizer updates of one step, in one tf scope; carries the
+   * next hidden states over to the following step. Returns the loss, still on the backend.
+   */
+  private optimise(batch: SessionBatch, inputs: StepInputs, mask: tf.Tensor2D): tf.Scalar {
+    const prevHidden = this.hidden;
+    let newHidden: tf.Tensor2D[] = [];
+    const loss = tf.tidy(() => {
+      const hidden = carriedHidden(prevHidden, this.model.arch.hiddenSizes, batch, inputs);
+      const tableRows = this.tables.gather(inputs);
+      const dense = this.denseNames.map((name) => this.model.vars[name]);
+      const lossOf = sampledStepLoss({
+        model: this.model,
+        config: this.config,
+        denseNames: this.denseNames,
+        nGathered: tableRows.length,
+        inputs,
+        hidden,
+        targetMask: mask,
+        onHidden: (next) => {
+          newHidden = next;
+        },
+      });
+      const { value, grads } = tf.valueAndGrads(lossOf)([...tableRows, ...dense]);
+      this.update(grads, tableRows.length);
+      return value;
+    });
+    this.model.markUpdated();
+    if (prevHidden) tf.dispose(prevHidden);
+    this.hidden = newHidden;
+    return loss;
+  }
+
+  /** The optimizer step from the gradients of [table rows (nGathered), dense parameters]. */
+  private update(grads: tf.Tensor[], nGathered: number): void {
+    this.optimizer.beginStep();
+    this.denseNames.forEach((name, k) => this.optimizer.dense(name, this.model.vars[name], grads[nGathered + k]));
+    this.tables.update(this.optimizer, grads.slice(0, nGathered));
+  }
+
+  private targetMaskFor(n: number, R: number): tf.Tensor2D {
+    // R − n is always nSample, so n alone keys the cache.
+    let m = this.targetMasks.get(n);
+    if (!m) {
+      m = tf.keep(tf.tidy(() => targetMask(n, R)));
+      this.targetMasks.set(n, m);
+    }
+    return m;
+  }
+}

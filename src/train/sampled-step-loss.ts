@@ -1,0 +1,69 @@
+import * as tf from '@tensorflow/tfjs';
+import { Gru4Rec } from '../model/gru4rec.ts';
+import type { Gru4RecConfig } from '../model/gru4rec-config.ts';
+import { sampledLoss } from '../model/losses.ts';
+import { gatherRows } from '../model/ops.ts';
+import type { SessionBatch } from './session-parallel.ts';
+import type { StepInputs } from './step-inputs.ts';
+
+/**
+ * The hidden state a step starts from, per layer [n, H_l]: zeros on the first step of a pass; else
+ * the carried state, its rows regathered when rows left the batch (keep) and zeroed where a new
+ * session starts. Call inside tf.tidy.
+ */
+export function carriedHidden(prev: tf.Tensor2D[] | null, hiddenSizes: readonly number[], batch: SessionBatch, inputs: StepInputs): tf.Tensor2D[] {
+  const { n } = inputs;
+  if (!prev) return hiddenSizes.map((h) => tf.zeros([n, h]) as tf.Tensor2D);
+  let hidden = prev;
+  if (batch.keep) {
+    const keepIdx = tf.tensor2d(batch.keep, [n, 1], 'int32');
+    hidden = hidden.map((h) => gatherRows(h, keepIdx));
+  }
+  if (inputs.resetKeep) {
+    const keep = tf.tensor2d(inputs.resetKeep, [n, 1]);
+    hidden = hidden.map((h) => tf.mul(h, keep));
+  }
+  return hidden;
+}
+
+/**
+ * The step's loss as a function of its differentiated leaves, for tf.valueAndGrads: first the
+ * nGathered item-table rows of ItemTables.gather ([input rows, output rows, output biases]), then
+ * the dense parameters in denseNames order. Forward pass of the sampled output set, then the
+ * configured loss, scaled by n / batchSize as the official code. Uploads the step's masks once,
+ * outside the returned function. `onHidden` receives the next hidden states (no gradient path:
+ * one-step truncation, as the original). Call inside tf.tidy.
+ */
+export function sampledStepLoss(args: {
+  model: Gru4Rec;
+  config: Gru4RecConfig;
+  denseNames: readonly string[];
+  nGathered: number;
+  inputs: StepInputs;
+  hidden: tf.Tensor2D[];
+  /** [n, R] 1 at each row's target column. */
+  targetMask: tf.Tensor2D;
+  onHidden: (next: tf.Tensor2D[]) => void;
+}): (...leaves: tf.Tensor[]) => tf.Scalar {
+  const { model, config: cfg, denseNames, nGathered, inputs, hidden, targetMask, onHidden } = args;
+  const { arch } = model;
+  const { n, R, embedMask, hiddenMasks, logq, exclude } = inputs;
+  const embedT = embedMask ? tf.tensor2d(embedMask, [n, embedMask.length / n]) : null;
+  const hiddenT = hiddenMasks.map((m, l) => (m ? tf.tensor2d(m, [n, arch.hiddenSizes[l]]) : null));
+  const logqT = logq ? tf.tensor1d(logq) : null;
+  const excludeT = exclude ? tf.tensor2d(exclude, [n, R]) : null;
+  return (...xs: tf.Tensor[]): tf.Scalar => {
+    const rows = xs.slice(0, nGathered) as tf.Tensor2D[];
+    const params = Object.fromEntries(denseNames.map((name, k) => [name, xs[nGathered + k]]));
+    const [inputRows, outRows] = [rows[0], rows[1]];
+    let outBias = arch.useBias ? (rows[nGathered - 1] as unknown as tf.Tensor1D) : null;
+    // logQ shifts whole columns like the bias does: fold it into the [R] vector, not the [n, R] scores.
+    if (logqT) outBias = outBias ? tf.sub(outBias, logqT) : tf.neg(logqT);
+    const layers = arch.hiddenSizes.map((_, l) => model.layerParams(l, params));
+    const out = Gru4Rec.sampledForward({ inputRows, hidden, layers, outRows, outBias, embedMask: embedT, hiddenMasks: hiddenT });
+    // The carried state outlives the caller's tidy scope.
+    onHidden(out.hidden.map((h) => tf.keep(h)));
+    const l = sampledLoss(cfg.loss, out.scores, { targetMask, bpreg: cfg.bpreg, eluParam: cfg.eluParam, excludeMask: excludeT });
+    return tf.mul(l, n / cfg.batchSize);
+  };
+}

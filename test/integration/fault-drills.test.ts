@@ -1,0 +1,20 @@
+import assert from 'node:assert/strict';
+import test from 'node:test';
+import { engineFailureDrill, poisonPillDrill, violations, zombieFencingDrill } from '../support/drills.ts';
+
+// Reduced versions of `npm run drills`: the same checks against an uninterrupted reference run.
+
+test('drill: engine errors mid-batch abort and restore; committed output equals the uninterrupted run', async () => {
+  const r = await engineFailureDrill(40, 10, 3);
+  assert.deepEqual(violations(r), [], JSON.stringify(r));
+});
+
+test('drill: poison pills (2^31 map count, 10 MB, null key, bad UTF-8, implausible time, garbage) are dead-lettered, the rest served exactly once', async () => {
+  const r = await poisonPillDrill(40, 10);
+  assert.deepEqual(violations(r), [], JSON.stringify(r));
+});
+
+test('drill: a zombie fenced by a new instance with its id stops; nothing duplicated or lost', async () => {
+  const r = await zombieFencingDrill(40, 10);
+  assert.deepEqual(violations(r), [], JSON.stringify(r));
+});
