@@ -16,7 +16,7 @@
 import type { Consumer, Kafka, Producer } from 'kafkajs';
 import { type Chunk, ChunkDroppedError, MicroBatcher } from '../batch/micro-batcher.ts';
 import type { StreamrecConfig } from '../config/config.ts';
-import { describeError, StreamrecError } from '../errors/errors.ts';
+import { BrokerUnavailableError, describeError, StreamrecError } from '../errors/errors.ts';
 import { makeCodecs } from '../ingest/codec.ts';
 import { createKafka, ensureTopics } from '../kafka/client.ts';
 import type { ServingStats } from '../metrics/serving-stats.ts';
@@ -100,7 +100,11 @@ export class ServingApp {
   async start(): Promise<void> {
     const { config } = this.opts;
     const admin = this.kafka.admin();
-    await admin.connect();
+    try {
+      await admin.connect();
+    } catch (e) {
+      throw new BrokerUnavailableError(`cannot reach Kafka at ${config.kafka.brokers.join(',')}: ${(e as Error).message}`, { cause: e });
+    }
     try {
       await ensureTopics(admin, config);
     } finally {
