@@ -282,13 +282,18 @@ export async function zombieFencingDrill(sessions: number, events: number): Prom
   const second = await servingApp(cfg, 'z');
   let committedAfter = 0;
   let abortedAfter = 0;
-  // Counted from the new instance's start (its producer's init fences the zombie's epoch).
-  const startSecond = second.app.start().then(() => {
-    first.app.events.on('batchCommitted', () => committedAfter++);
-    // Aborts by the membership guard (a rebalance during the batch) are not fencing attempts.
-    first.app.events.on('batchAborted', (a) => void (/not committing/.test(a.reason) ? 0 : abortedAfter++));
+  const abortReasons: string[] = [];
+  // kafkajs initialises the transactional id lazily, with the first transaction: the zombie is
+  // fenced from the new instance's first commit on, and must commit nothing after it.
+  let secondCommitted = false;
+  second.app.events.once('batchCommitted', () => (secondCommitted = true));
+  first.app.events.on('batchCommitted', () => void (secondCommitted && committedAfter++));
+  first.app.events.on('batchAborted', (a) => {
+    if (!secondCommitted || /not committing/.test(a.reason)) return;
+    abortedAfter++;
+    abortReasons.push(a.reason.slice(0, 160));
   });
-  await startSecond;
+  await second.app.start();
   const producing = produce(cfg, msgs.slice(half), 2000);
   // The zombie's next transaction is refused; it must stop instead of serving on.
   const fatal = await Promise.race([first.app.fatal, new Promise<null>((r) => setTimeout(() => r(null), 10_000))]);
@@ -303,7 +308,10 @@ export async function zombieFencingDrill(sessions: number, events: number): Prom
     faultAt,
     checks: [
       // Whether the zombie tries another transaction depends on the rebalance; if it does, it must stop.
-      ['the zombie commits nothing once fenced, and stops with a fencing error if it tries', committedAfter === 0 && (abortedAfter === 0 || fatal instanceof FencedError)],
+      [
+        `the zombie commits nothing once fenced (${committedAfter}), and stops with a fencing error if it tries (${abortedAfter} tries: ${abortReasons.join(' | ')}; fatal: ${fatal?.message ?? 'none'})`,
+        committedAfter === 0 && (abortedAfter === 0 || fatal instanceof FencedError),
+      ],
       ['the new instance is alive', healthy],
     ],
   });
