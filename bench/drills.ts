@@ -6,14 +6,36 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { startLocalBroker } from '../scripts/kafka/local-broker.ts';
-import { type DrillResult, engineFailureDrill, poisonPillDrill, violations, zombieFencingDrill } from '../test/support/drills.ts';
+import {
+  brokerOutageDrill,
+  type DrillResult,
+  engineFailureDrill,
+  poisonPillDrill,
+  repeatedKillDrill,
+  rollingRestartDrill,
+  slowInstanceDrill,
+  violations,
+  zombieFencingDrill,
+} from '../test/support/drills.ts';
 
 const broker = process.env.KAFKA_BROKERS ? null : await startLocalBroker();
 if (broker) process.env.KAFKA_BROKERS = broker.brokers;
 const results: DrillResult[] = [];
 let failed = 0;
 try {
-  for (const drill of [() => engineFailureDrill(100, 40, 5), () => poisonPillDrill(100, 40), () => zombieFencingDrill(100, 40)]) {
+  const drills = [
+    () => engineFailureDrill(100, 40, 5),
+    () => poisonPillDrill(100, 40),
+    () => zombieFencingDrill(100, 40),
+    () => repeatedKillDrill(100, 40, 3),
+    () => rollingRestartDrill(100, 40),
+    () => slowInstanceDrill(100, 40),
+    () => brokerOutageDrill(100, 40, 8000),
+    () => brokerOutageDrill(100, 40, 60_000),
+  ];
+  const only = process.argv.slice(2).map(Number).filter(Number.isInteger);
+  for (const [i, drill] of drills.entries()) {
+    if (only.length > 0 && !only.includes(i)) continue;
     const r = await drill();
     results.push(r);
     const v = violations(r);

@@ -1,6 +1,15 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
-import { engineFailureDrill, poisonPillDrill, violations, zombieFencingDrill } from '../support/drills.ts';
+import {
+  brokerOutageDrill,
+  engineFailureDrill,
+  poisonPillDrill,
+  repeatedKillDrill,
+  rollingRestartDrill,
+  slowInstanceDrill,
+  violations,
+  zombieFencingDrill,
+} from '../support/drills.ts';
 
 // Reduced versions of `npm run drills`: the same checks against an uninterrupted reference run.
 
@@ -16,5 +25,25 @@ test('drill: poison pills (2^31 map count, 10 MB, null key, bad UTF-8, implausib
 
 test('drill: a zombie fenced by a new instance with its id stops; nothing duplicated or lost', async () => {
   const r = await zombieFencingDrill(40, 10);
+  assert.deepEqual(violations(r), [], JSON.stringify(r));
+});
+
+test('drill: SIGKILL of a serving process twice under load; each replacement restores and continues exactly once', async () => {
+  const r = await repeatedKillDrill(40, 12, 2);
+  assert.deepEqual(violations(r), [], JSON.stringify(r));
+});
+
+test('drill: rolling restart of two processes (SIGTERM, restart) under load', async () => {
+  const r = await rollingRestartDrill(40, 12);
+  assert.deepEqual(violations(r), [], JSON.stringify(r));
+});
+
+test('drill: an instance stalling longer than the session timeout inside batches commits nothing twice', async () => {
+  const r = await slowInstanceDrill(40, 10);
+  assert.deepEqual(violations(r), [], JSON.stringify(r));
+});
+
+test('drill: the broker goes down for 8 s mid-stream and comes back; output exactly once', async () => {
+  const r = await brokerOutageDrill(40, 10, 8000);
   assert.deepEqual(violations(r), [], JSON.stringify(r));
 });

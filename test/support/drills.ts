@@ -4,9 +4,11 @@
  * same stream. Used by `npm run drills` (full size, table) and by test/integration/fault-drills
  * (reduced). Loopback only; every wait is bounded.
  */
+import { type ChildProcess, spawn } from 'node:child_process';
 import type { Message } from 'kafkajs';
 import type { StreamrecConfig } from '../../src/config/config.ts';
 import { FencedError } from '../../src/errors/errors.ts';
+import { startLocalBroker } from '../../scripts/kafka/local-broker.ts';
 import { type ClickEvent, makeCodecs, type Recommendation } from '../../src/ingest/codec.ts';
 import { createKafka } from '../../src/kafka/client.ts';
 import { buildGru4RecRecommender } from '../../src/serving/create-recommender.ts';
@@ -315,4 +317,236 @@ export async function zombieFencingDrill(sessions: number, events: number): Prom
       ['the new instance is alive', healthy],
     ],
   });
+}
+
+export interface ChildServer {
+  proc: ChildProcess;
+  served(): number;
+  restored(): number;
+  ready: Promise<void>;
+  exited: Promise<number | null>;
+}
+
+/** A serving process (test/support/serve-child.ts) on this config: what SIGKILL and SIGTERM drills act on. */
+export function childServer(cfg: StreamrecConfig, instance: string, env: Record<string, string> = {}): ChildServer {
+  const proc = spawn(process.execPath, ['--import', 'tsx', new URL('./serve-child.ts', import.meta.url).pathname], {
+    env: {
+      ...process.env,
+      SERVE_INSTANCE: instance,
+      STREAMREC_TOPICS__CLICKS__NAME: cfg.topics.clicks.name,
+      STREAMREC_TOPICS__RECOMMENDATIONS__NAME: cfg.topics.recommendations.name,
+      STREAMREC_TOPICS__DEAD_LETTER__NAME: cfg.topics.deadLetter.name,
+      STREAMREC_TOPICS__SESSION_CHANGELOG__NAME: cfg.topics.sessionChangelog.name,
+      STREAMREC_GROUPS__SERVING: cfg.groups.serving,
+      STREAMREC_SERVING__BATCH__MAX_SIZE: '32',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  let served = 0;
+  let restored = 0;
+  let onReady!: () => void;
+  const ready = new Promise<void>((r) => (onReady = r));
+  const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
+  let buf = '';
+  proc.stdout!.on('data', (d: Buffer) => {
+    buf += d.toString();
+    for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      if (line === 'ready') onReady();
+      const m = /^served (\d+)$/.exec(line);
+      if (m) served = Number(m[1]);
+      const r = /restored (\d+) changelog records/.exec(line);
+      if (r) restored += Number(r[1]);
+    }
+  });
+  return { proc, served: () => served, restored: () => restored, ready, exited };
+}
+
+async function kill(c: ChildServer, signal: NodeJS.Signals): Promise<void> {
+  c.proc.kill(signal);
+  await Promise.race([c.exited, new Promise((r) => setTimeout(r, 30_000))]);
+}
+
+/** SIGKILL one of two serving processes `kills` times under load, restarting it each time. */
+export async function repeatedKillDrill(sessions: number, events: number, kills: number): Promise<DrillResult> {
+  const evs = clickWave(sessions, events);
+  const cfg = await testConfig('drill-kill');
+  const a = childServer(cfg, 'a');
+  let b = childServer(cfg, 'b');
+  await Promise.all([a.ready, b.ready]);
+  const msgs = encodeAll(cfg, evs);
+  let done = false;
+  const producing = produce(cfg, msgs, 150).then(() => void (done = true));
+  const faultAt = Date.now();
+  let killsDone = 0;
+  for (let k = 0; k < kills && !done; k++) {
+    const before = b.served();
+    await waitFor(() => b.served() > before + 10 || done, 60_000, 'the victim to serve');
+    if (done) break;
+    await kill(b, 'SIGKILL');
+    killsDone++;
+    b = childServer(cfg, 'b'); // same instance id: fences the dead one's open transaction
+    await b.ready;
+  }
+  await producing;
+  const result = await compare(`${killsDone}× SIGKILL of one of two processes under load`, cfg, evs, {
+    eventsIn: msgs.length,
+    expectedDeadLetters: 0,
+    faultAt,
+    checks: [[`killed ${kills} times mid-stream`, killsDone === kills]],
+  });
+  await Promise.all([kill(a, 'SIGTERM'), kill(b, 'SIGTERM')]);
+  return result;
+}
+
+/** SIGTERM and restart each of two processes in turn under load (a rolling upgrade). */
+export async function rollingRestartDrill(sessions: number, events: number): Promise<DrillResult> {
+  const evs = clickWave(sessions, events);
+  const cfg = await testConfig('drill-rolling');
+  const procs = [childServer(cfg, 'a'), childServer(cfg, 'b')];
+  await Promise.all(procs.map((p) => p.ready));
+  const msgs = encodeAll(cfg, evs);
+  let done = false;
+  const producing = produce(cfg, msgs, 400).then(() => void (done = true));
+  const faultAt = Date.now();
+  const exitCodes: Array<number | null> = [];
+  for (let i = 0; i < procs.length; i++) {
+    await new Promise((r) => setTimeout(r, 1500));
+    procs[i].proc.kill('SIGTERM');
+    exitCodes.push(await procs[i].exited);
+    procs[i] = childServer(cfg, i === 0 ? 'a' : 'b');
+    await procs[i].ready;
+  }
+  const midStream = !done;
+  await producing;
+  const result = await compare('rolling restart of two processes (SIGTERM, restart)', cfg, evs, {
+    eventsIn: msgs.length,
+    expectedDeadLetters: 0,
+    faultAt,
+    checks: [
+      ['both stopped cleanly (exit 0)', exitCodes.every((c) => c === 0)],
+      ['restarts happened mid-stream', midStream],
+    ],
+  });
+  await Promise.all(procs.map((p) => kill(p, 'SIGTERM')));
+  return result;
+}
+
+/**
+ * One of two instances is slow: some engine steps take longer than the consumer session timeout
+ * (as when its output is throttled). It must keep its membership through the batch (heartbeats
+ * continue) or, if it loses it, commit nothing; the output stays exactly once.
+ */
+export async function slowInstanceDrill(sessions: number, events: number, stallMs = 9000): Promise<DrillResult> {
+  const evs = clickWave(sessions, events);
+  const cfg = await testConfig('drill-slow');
+  const slow = await servingApp(cfg, 'slow');
+  const fast = await servingApp(cfg, 'fast');
+  const engine = (slow.rec as unknown as { engine: { step: (...a: unknown[]) => Promise<void> } }).engine;
+  const step = engine.step.bind(engine);
+  let calls = 0;
+  let stalls = 0;
+  let faultAt = 0;
+  engine.step = async (...a: unknown[]) => {
+    if (++calls % 25 === 0 && stalls < 2) {
+      stalls++;
+      faultAt ||= Date.now();
+      await new Promise((r) => setTimeout(r, stallMs));
+    }
+    return step(...a);
+  };
+  let guardAborts = 0;
+  slow.app.events.on('batchAborted', (b) => void (/not committing/.test(b.reason) && guardAborts++));
+  await Promise.all([slow.app.start(), fast.app.start()]);
+  const msgs = encodeAll(cfg, evs);
+  await produce(cfg, msgs, 1000);
+  await waitFor(() => slow.app.stats.eventsIn + fast.app.stats.eventsIn >= msgs.length, 180_000, 'slow-instance drill served');
+  const alive = slow.app.health().alive && fast.app.health().alive;
+  await Promise.all([slow.app.stop(), fast.app.stop()]);
+  return compare(`an instance stalls ${stallMs / 1000} s (> session timeout 6 s) inside batches`, cfg, evs, {
+    eventsIn: msgs.length,
+    expectedDeadLetters: 0,
+    faultAt,
+    checks: [
+      [`stalled twice (${guardAborts} batches refused by the membership guard)`, stalls === 2],
+      ['both alive afterwards', alive],
+    ],
+  });
+}
+
+/**
+ * The broker goes away for `outageMs` mid-stream and comes back (same data, same port). The
+ * serving process either rides it out or stops with an exit code; a supervisor (emulated here:
+ * a new instance with the same id after a fatal error) restarts it. Output stays exactly once.
+ */
+export async function brokerOutageDrill(sessions: number, events: number, outageMs: number): Promise<DrillResult> {
+  const evs = clickWave(sessions, events);
+  await reference(evs);
+  const shared = process.env.KAFKA_BROKERS;
+  let broker = await startLocalBroker({ log: () => undefined });
+  const port = Number(broker.brokers.split(':')[1]);
+  process.env.KAFKA_BROKERS = broker.brokers;
+  try {
+    const cfg = await testConfig('drill-outage');
+    const msgs = encodeAll(cfg, evs);
+    const half = Math.floor(msgs.length / 2);
+    let served = 0;
+    let restarts = 0;
+    let failedStarts = 0;
+    const fatalKinds: string[] = [];
+    let stopped = false;
+    let current = await servingApp(cfg, 'a');
+    await current.app.start();
+    const supervisor = (async () => {
+      while (!stopped) {
+        const err = await Promise.race([current.app.fatal, new Promise<null>((r) => setTimeout(() => r(null), 500))]);
+        if (!err || stopped) continue;
+        fatalKinds.push((err as { kind?: string }).kind ?? err.name);
+        served += current.app.stats.eventsIn;
+        await Promise.race([current.app.stop().catch(() => undefined), new Promise((r) => setTimeout(r, 10_000))]);
+        for (;;) {
+          const next = await servingApp(cfg, 'a');
+          try {
+            await next.app.start();
+            current = next;
+            restarts++;
+            break;
+          } catch {
+            failedStarts++;
+            await next.app.stop().catch(() => undefined);
+            await new Promise((r) => setTimeout(r, 1000));
+          }
+        }
+      }
+    })();
+    await produce(cfg, msgs.slice(0, half), 2000);
+    await waitFor(() => served + current.app.stats.eventsIn >= half, 60_000, 'first half served');
+    const faultAt = Date.now();
+    await broker.stop();
+    await new Promise((r) => setTimeout(r, outageMs));
+    broker = await startLocalBroker({ dataDir: broker.dataDir, port, log: () => undefined });
+    await produce(cfg, msgs.slice(half), 2000);
+    await waitFor(() => served + current.app.stats.eventsIn >= msgs.length, 240_000, 'second half served after the outage');
+    const alive = current.app.health().alive;
+    stopped = true;
+    await supervisor;
+    await current.app.stop();
+    return await compare(`broker down ${outageMs / 1000} s mid-stream`, cfg, evs, {
+      eventsIn: msgs.length,
+      expectedDeadLetters: 0,
+      faultAt,
+      checks: [
+        [
+          `ridden out or restarted after a clean fatal exit (${restarts} restarts, ${failedStarts} refused starts, exits: ${fatalKinds.join(', ') || 'none'})`,
+          restarts === fatalKinds.length,
+        ],
+        ['serving alive at the end', alive],
+      ],
+    });
+  } finally {
+    await broker.stop();
+    process.env.KAFKA_BROKERS = shared;
+  }
 }
