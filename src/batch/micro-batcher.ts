@@ -29,6 +29,8 @@ interface Queued<T> {
 
 export class MicroBatcher<T> {
   private readonly queue: Queued<T>[] = [];
+  /** Work that must run between two batches, never during one (a model swap); before queued chunks. */
+  private readonly between: Array<() => Promise<void>> = [];
   private running: Promise<void> | null = null;
 
   constructor(
@@ -43,6 +45,14 @@ export class MicroBatcher<T> {
   submit(chunk: Chunk<T>): Promise<void> {
     return new Promise((resolve, reject) => {
       this.queue.push({ chunk, resolve, reject });
+      if (!this.running) this.running = this.drain();
+    });
+  }
+
+  /** Runs `task` between two batches: after the one in flight (if any), before the next. */
+  betweenBatches<R>(task: () => Promise<R>): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      this.between.push(() => task().then(resolve, reject));
       if (!this.running) this.running = this.drain();
     });
   }
@@ -76,7 +86,12 @@ export class MicroBatcher<T> {
    */
   private async drain(): Promise<void> {
     try {
-      while (this.queue.length > 0) {
+      while (this.queue.length > 0 || this.between.length > 0) {
+        const task = this.between.shift();
+        if (task) {
+          await task();
+          continue;
+        }
         const group = [this.queue.shift()!];
         let size = group[0].chunk.records.length;
         while (this.queue.length > 0 && size + this.queue[0].chunk.records.length <= this.maxSize) {

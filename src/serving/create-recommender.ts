@@ -4,7 +4,7 @@ import type { Recommender } from './recommender.ts';
 import { CooccurrenceRecommender } from './cooccurrence-recommender.ts';
 import { validateWeights, type Gru4RecWeights } from '../model/weights.ts';
 import { createEngine, type EngineKind } from '../engine/create-engine.ts';
-import { Gru4RecRecommender } from './gru4rec-recommender.ts';
+import { Gru4RecRecommender, type SwappableModel } from './gru4rec-recommender.ts';
 
 /** Builds the recommender a topology asks for; a bad model file is refused here, before any consumer starts. */
 export async function createRecommender(config: StreamrecConfig, log: (line: string) => void = (l) => process.stderr.write(l + '\n')): Promise<Recommender> {
@@ -25,14 +25,18 @@ function biasRanking(w: Gru4RecWeights): Int32Array {
   return Int32Array.from(Array.from(by.keys()).sort((a, b) => by[b] - by[a] || a - b));
 }
 
-export async function buildGru4RecRecommender(
+/**
+ * Loads weights into an engine the serving options fit (top-K, exclusion, batch size), with the
+ * model's cold-start ranking: what a recommender starts with and what a hot swap installs.
+ */
+export async function prepareModel(
   config: StreamrecConfig,
   weights: Gru4RecWeights,
   itemIds: readonly string[],
   version: string,
   log: (line: string) => void = (l) => process.stderr.write(l + '\n'),
   stamp?: ModelStamp,
-): Promise<Gru4RecRecommender> {
+): Promise<SwappableModel> {
   validateWeights(weights);
   const s = config.serving;
   const kind: EngineKind | undefined = config.model.engine === 'auto' ? undefined : config.model.engine === 'onnx' ? 'ort' : 'tfjs';
@@ -43,7 +47,20 @@ export async function buildGru4RecRecommender(
     maxBatch: Math.max(s.batch.maxSize, 1),
     log,
   });
-  return new Gru4RecRecommender(engine, {
+  return { engine, itemIds, version, fallbackRanking: biasRanking(weights), stamp };
+}
+
+export async function buildGru4RecRecommender(
+  config: StreamrecConfig,
+  weights: Gru4RecWeights,
+  itemIds: readonly string[],
+  version: string,
+  log: (line: string) => void = (l) => process.stderr.write(l + '\n'),
+  stamp?: ModelStamp,
+): Promise<Gru4RecRecommender> {
+  const m = await prepareModel(config, weights, itemIds, version, log, stamp);
+  const s = config.serving;
+  return new Gru4RecRecommender(m.engine, {
     version,
     itemIds,
     topK: s.topK,
@@ -52,7 +69,7 @@ export async function buildGru4RecRecommender(
     maxSessions: s.sessions.maxSessions,
     ttlMs: s.sessions.ttlMs,
     unknownItems: s.unknownItems,
-    fallbackRanking: biasRanking(weights),
+    fallbackRanking: m.fallbackRanking,
     stamp,
   });
 }

@@ -27,49 +27,125 @@ export interface Gru4RecRecommenderOptions {
   stamp?: ModelStamp;
 }
 
+/** What a hot swap installs: a loaded, warmed engine and the model's catalogue. */
+export interface SwappableModel {
+  engine: InferenceEngine;
+  itemIds: readonly string[];
+  version: string;
+  fallbackRanking?: Int32Array;
+  stamp?: ModelStamp;
+}
+
+/**
+ * What live sessions keep across a swap: re-encode (default) replays each session's stored
+ * history through the new weights; reset starts every session afresh; keep leaves the old
+ * states in place (only meaningful for a fine-tuned model of the same layout, and falls back to
+ * reset when the layout changes).
+ */
+export type SwapPolicy = 're-encode' | 'keep' | 'reset';
+
+export interface SwapReport {
+  from: string;
+  to: string;
+  sessions: number;
+  /** Time the swap held serving (history remap + re-encode), ms. */
+  pauseMs: number;
+  /** Items of the old catalogue no longer in the new one (dropped from histories). */
+  itemsRemoved: number;
+  itemsAdded: number;
+}
+
 export class Gru4RecRecommender implements StatefulRecommender {
-  readonly version: string;
+  version!: string;
   readonly store: SessionStore;
   private readonly changelog: ChangelogWriter;
-  private readonly index: ItemIndex;
+  private index!: ItemIndex;
   private readonly planner: StepPlanner;
-  private readonly maxBatch: number;
+  private engine!: InferenceEngine;
+  private maxBatch = 0;
   // Per micro-batch (grown if a batch is larger than the engine's maxBatch; it is then stepped in pieces).
   private slots = new Int32Array(0);
   private itemOf = new Int32Array(0);
   private positions = new Int32Array(0);
   private perm = new Int32Array(0);
   private stepStart = new Int32Array(0);
-  // Per engine step (maxBatch rows).
-  private readonly rowSlots: Int32Array;
-  private readonly rowItems: Int32Array;
-  private readonly hidden: Float32Array[];
-  private readonly out: StepOutput;
-  private readonly exclude: ExcludeLists | undefined;
-  private readonly fallback: { itemIds: string[]; scores: number[] } | null;
+  // Per engine step (maxBatch rows), sized by the installed engine.
+  private rowSlots = new Int32Array(0);
+  private rowItems = new Int32Array(0);
+  private hidden: Float32Array[] = [];
+  private out: StepOutput = { topIdx: new Int32Array(0), topScore: new Float32Array(0) };
+  private exclude: ExcludeLists | undefined;
+  private fallback: { itemIds: string[]; scores: number[] } | null = null;
   private lock: Promise<void> = Promise.resolve();
 
   constructor(
-    private readonly engine: InferenceEngine,
+    engine: InferenceEngine,
     private readonly o: Gru4RecRecommenderOptions,
   ) {
-    if (o.itemIds.length !== engine.nItems) throw new Error(`model has ${engine.nItems} items but its item id map holds ${o.itemIds.length}`);
-    if (engine.topK < o.topK) throw new Error(`engine returns ${engine.topK} items, serving.topK is ${o.topK}`);
-    this.version = o.version;
-    this.index = ItemIndex.fromIds(o.itemIds);
     this.store = new SessionStore({ hiddenSizes: engine.hiddenSizes, historyLength: o.historyLength, maxSessions: o.maxSessions, ttlMs: o.ttlMs, stamp: o.stamp });
     this.changelog = new ChangelogWriter(this.store);
     this.planner = new StepPlanner(this.store.capacity);
+    this.install({ engine, itemIds: o.itemIds, version: o.version, fallbackRanking: o.fallbackRanking, stamp: o.stamp });
+  }
+
+  /** Makes `m` the serving model: checks it against the serving options, sizes the step buffers. */
+  private install(m: SwappableModel): void {
+    const { engine, itemIds } = m;
+    const o = this.o;
+    if (itemIds.length !== engine.nItems) throw new Error(`model has ${engine.nItems} items but its item id map holds ${itemIds.length}`);
+    if (engine.topK < o.topK) throw new Error(`engine returns ${engine.topK} items, serving.topK is ${o.topK}`);
+    if (o.excludeSeen && engine.maxExclude < o.historyLength) throw new Error(`engine excludes at most ${engine.maxExclude} items per row, history holds ${o.historyLength}`);
+    this.engine = engine;
+    this.version = m.version;
+    this.index = ItemIndex.fromIds(itemIds);
     this.maxBatch = engine.maxBatch;
     this.rowSlots = new Int32Array(this.maxBatch);
     this.rowItems = new Int32Array(this.maxBatch);
     this.hidden = engine.hiddenSizes.map((h) => new Float32Array(this.maxBatch * h));
     this.out = { topIdx: new Int32Array(this.maxBatch * engine.topK), topScore: new Float32Array(this.maxBatch * engine.topK) };
     this.exclude = o.excludeSeen ? { offsets: new Int32Array(this.maxBatch + 1), items: new Int32Array(this.maxBatch * o.historyLength) } : undefined;
-    if (o.excludeSeen && engine.maxExclude < o.historyLength) throw new Error(`engine excludes at most ${engine.maxExclude} items per row, history holds ${o.historyLength}`);
-    this.fallback = o.fallbackRanking
-      ? { itemIds: Array.from(o.fallbackRanking.subarray(0, o.topK), (i) => this.index.idOf(i)), scores: Array.from(o.fallbackRanking.subarray(0, o.topK), (_, r) => -r) }
+    const ranking = m.fallbackRanking;
+    this.fallback = ranking
+      ? { itemIds: Array.from(ranking.subarray(0, o.topK), (i) => this.index.idOf(i)), scores: Array.from(ranking.subarray(0, o.topK), (_, r) => -r) }
       : null;
+  }
+
+  /**
+   * Hot swap, between two micro-batches (it takes the same lock as recommendBatch, and the
+   * serving loop runs it between batches): installs the new model, maps every session's history
+   * onto the new catalogue, and re-encodes (or resets, or keeps) the live states. The old engine
+   * is disposed afterwards. A model that does not fit the serving options is refused before
+   * anything changes.
+   */
+  swapModel(next: SwappableModel, policy: SwapPolicy = 're-encode'): Promise<SwapReport> {
+    return this.exclusive(async () => {
+      const started = performance.now();
+      const from = this.version;
+      const oldIndex = this.index;
+      const oldEngine = this.engine;
+      const sameLayout = next.engine.hiddenSizes.length === oldEngine.hiddenSizes.length && next.engine.hiddenSizes.every((h, l) => h === oldEngine.hiddenSizes[l]);
+      this.install(next);
+      const map = new Int32Array(oldIndex.size);
+      let itemsRemoved = 0;
+      for (let i = 0; i < oldIndex.size; i++) {
+        map[i] = this.index.get(oldIndex.idOf(i));
+        if (map[i] < 0) itemsRemoved++;
+      }
+      const itemsAdded = Math.max(0, this.index.size - (oldIndex.size - itemsRemoved));
+      this.store.remapHistories(map);
+      const live = new Int32Array(this.store.size);
+      const n = this.store.liveSlots(live);
+      if (policy === 'keep' && sameLayout) {
+        this.store.resetStampOnly(next.stamp);
+      } else {
+        const histories = this.readHistories(live, n);
+        this.store.resetHiddenStates(next.engine.hiddenSizes, next.stamp ?? this.store.stamp);
+        if (policy === 're-encode') await this.replay(live, n, histories);
+      }
+      this.changelog.markDirtySlots(live, n);
+      if (oldEngine !== next.engine) await oldEngine.dispose();
+      return { from, to: next.version, sessions: n, pauseMs: performance.now() - started, itemsRemoved, itemsAdded };
+    });
   }
 
   private ensureBatchCapacity(n: number): void {
@@ -250,6 +326,7 @@ export class Gru4RecRecommender implements StatefulRecommender {
   }
 
   async close(): Promise<void> {
+    await this.lock;
     this.changelog.close();
     await this.engine.dispose();
   }

@@ -26,6 +26,7 @@ import { AtLeastOnceCommitter, type Committer, TransactionalCommitter } from './
 import { consumerCrashError, fatalFormOf } from './fatal-errors.ts';
 import { GroupMembership } from './group-membership.ts';
 import { attachStats } from './instrumentation.ts';
+import { Gru4RecRecommender, type SwappableModel, type SwapPolicy, type SwapReport } from './gru4rec-recommender.ts';
 import { isStateful, type Recommender } from './recommender.ts';
 import { ServingEvents } from './serving-events.ts';
 import { resolveServingOptions, type ServingOptions } from './serving-options.ts';
@@ -257,6 +258,39 @@ export class ServingApp {
       else this.log(`micro-batch of ${records.length} records on partitions [${partitions}] aborted: ${describeError(e)}`);
       throw new BatchAbortedError(describeError(e));
     }
+  }
+
+  /**
+   * Hot swap: `prepare` loads and warms the new model off the hot path (serving goes on); the
+   * swap itself runs between two micro-batches, so every batch is served by one version.
+   * A model that cannot be prepared or installed is refused and the current one keeps serving.
+   */
+  async swapModel(version: string, prepare: () => Promise<SwappableModel>, policy: SwapPolicy = 're-encode'): Promise<SwapReport | null> {
+    const rec = this.opts.recommender;
+    if (!(rec instanceof Gru4RecRecommender)) throw new Error(`model ${rec.version} cannot be hot-swapped`);
+    let next: SwappableModel;
+    try {
+      next = await prepare();
+    } catch (e) {
+      this.refuseSwap(version, e);
+      return null;
+    }
+    try {
+      const report = await this.batcher.betweenBatches(() => rec.swapModel(next, policy));
+      this.events.emit('modelSwapped', report);
+      this.log(`model ${report.from} → ${report.to}: ${report.sessions} live sessions ${policy === 're-encode' ? 're-encoded' : policy} in ${report.pauseMs.toFixed(0)} ms (+${report.itemsAdded} / −${report.itemsRemoved} items)`);
+      return report;
+    } catch (e) {
+      await next.engine.dispose().catch(() => undefined);
+      this.refuseSwap(version, e);
+      return null;
+    }
+  }
+
+  private refuseSwap(version: string, e: unknown): void {
+    const reason = describeError(e);
+    this.events.emit('swapRefused', { version, reason });
+    this.log(`model ${version} refused, still serving ${this.opts.recommender.version}: ${reason}`);
   }
 
   /**

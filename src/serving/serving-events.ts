@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { DeadLetterKind } from '../errors/errors.ts';
+import type { SwapReport } from './gru4rec-recommender.ts';
 import type { ClickInput, RecommendOutcome, RestoreCounts } from './recommender.ts';
 
 /**
@@ -39,6 +40,10 @@ export interface ServingEventMap {
   assigned: [{ partitions: number[]; revoked: number[]; added: number[] }];
   restored: [{ partitions: number[]; records: number; counts: RestoreCounts; reencoded: number; ms: number }];
   restoreFailed: [{ partitions: number[]; error: Error }];
+  /** A new model serves from the next micro-batch on (no batch mixes versions). */
+  modelSwapped: [SwapReport];
+  /** A new version could not be loaded or does not fit; the current model keeps serving. */
+  swapRefused: [{ version: string; reason: string }];
   /** The process can no longer serve (fenced, broker gone for good, an unwritable topic): it stops. */
   fatal: [{ error: Error }];
   log: [string];

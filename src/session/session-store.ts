@@ -338,6 +338,29 @@ export class SessionStore {
   }
 
   /**
+   * Rewrites every live session's history through `map` (old item index → new index, -1 = the item
+   * left the catalogue and is dropped from the history), for a model swap that changes the
+   * vocabulary. Order is kept; event counts are not changed.
+   */
+  remapHistories(map: Int32Array): void {
+    const n = this.historyLength;
+    if (n === 0) return;
+    const tmp = new Int32Array(n);
+    for (let slot = this.head; slot !== NONE; slot = this.next[slot]) {
+      const len = this.history(slot, tmp);
+      let kept = 0;
+      for (let i = 0; i < len; i++) {
+        const old = tmp[i];
+        const mapped = old >= 0 && old < map.length ? map[old] : -1;
+        if (mapped >= 0) tmp[kept++] = mapped;
+      }
+      this.histItems.set(tmp.subarray(0, kept), slot * n);
+      this.histStart[slot] = 0;
+      this.histLen[slot] = kept;
+    }
+  }
+
+  /**
    * Removes sessions idle for at least ttlMs, oldest first, at most `limit` of
    * them (to spread a large sweep over several batches). Cost is O(removed):
    * the sweep stops at the first live session because the recency list is in
@@ -432,6 +455,14 @@ export class SessionStore {
     this.hidden = sizes.map((h) => new Float32Array(this.capacity * h));
     this.encodeState.hiddenSizes = this.sizes;
     this.encodeState.hidden = this.hidden;
+  }
+
+  /**
+   * Adopts another model's stamp without touching the states (a swap with the `keep` policy:
+   * the caller vouches that the old states are good enough inputs for the new weights).
+   */
+  resetStampOnly(stamp: ModelStamp = this.modelStamp): void {
+    this.modelStamp = stamp;
   }
 
   /** Serialises one session for the changelog, stamped with the store's model (format in session-codec.ts). */

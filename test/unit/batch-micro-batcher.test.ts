@@ -78,3 +78,26 @@ test('a chunk submitted as soon as the previous one resolves is processed (no lo
   for (let i = 0; i < 5; i++) await b.submit(chunk(0, 1, i));
   assert.equal(processed, 5);
 });
+
+test('betweenBatches runs after the batch in flight and before queued chunks, never inside a batch', async () => {
+  const log: string[] = [];
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const b = new MicroBatcher<number>(100, async (chunks) => {
+    log.push(`start ${chunks.map((c) => c.partition)}`);
+    if (log.length === 1) await gate;
+    log.push('end');
+  });
+  const first = b.submit(chunk(0, 1));
+  const queued = b.submit(chunk(1, 1));
+  const swap = b.betweenBatches(async () => {
+    log.push('swap');
+    return 42;
+  });
+  release();
+  assert.equal(await swap, 42);
+  await Promise.all([first, queued]);
+  assert.deepEqual(log, ['start 0', 'end', 'swap', 'start 1', 'end']);
+  // With nothing in flight it runs at once.
+  assert.equal(await b.betweenBatches(async () => 'idle'), 'idle');
+});

@@ -2,8 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { syntheticWeights } from '../support/synthetic-weights.ts';
 import { loadConfig, type StreamrecConfig } from '../../src/config/config.ts';
-import { buildGru4RecRecommender } from '../../src/serving/create-recommender.ts';
+import { buildGru4RecRecommender, prepareModel } from '../../src/serving/create-recommender.ts';
 import type { ClickInput, RecommendOutcome } from '../../src/serving/recommender.ts';
+import { modelStamp } from '../../src/session/session-codec.ts';
 
 const N_ITEMS = 60;
 const itemIds = Array.from({ length: N_ITEMS }, (_, i) => `i${i}`);
@@ -165,4 +166,77 @@ test('rebuildStates recomputes hidden states from the stored histories (what a w
   await ref.recommendBatch([click('s2', 4, 2)], b);
   assert.deepEqual(a[0].ok && a[0].itemIds, b[0].ok && b[0].itemIds);
   await Promise.all([rec.close(), ref.close()]);
+});
+
+test('changelog records of another model (same vocabulary, other weights) are re-encoded from history, not restored as they are', async () => {
+  const stampOf = (weightsHash: string) => modelStamp({ stateLayoutHash: 'a'.repeat(64), vocabularyHash: 'b'.repeat(64), weightsHash });
+  const evs = stream();
+  const old = await buildGru4RecRecommender(config(), weights, itemIds, 'v1', quiet, stampOf('c'.repeat(64)));
+  await old.recommendBatch(evs, []);
+  const records = old.drainChangelog();
+  const newWeights = syntheticWeights({ nItems: N_ITEMS, embeddingDim: 0, hiddenSizes: [16], constrainedEmbedding: false, useBias: true }, 8);
+  const fresh = await buildGru4RecRecommender(config(), newWeights, itemIds, 'v2', quiet, stampOf('d'.repeat(64)));
+  const counts = await fresh.restorePartition(records);
+  assert.equal(counts.restored, 0);
+  assert.equal(counts.reencodeNeeded, 7);
+  assert.equal(await fresh.completeRestore(), 7);
+  // The new model serving the uninterrupted stream from scratch reaches the same states (history
+  // holds every event here), so both recommend the same for the next click.
+  const straight = await buildGru4RecRecommender(config(), newWeights, itemIds, 'v2', quiet, stampOf('d'.repeat(64)));
+  await straight.recommendBatch(evs, []);
+  const next = [click('s0', 3), click('s4', 9)];
+  const a: RecommendOutcome[] = [];
+  const b: RecommendOutcome[] = [];
+  await fresh.recommendBatch(next, a);
+  await straight.recommendBatch(next, b);
+  for (let i = 0; i < next.length; i++) {
+    assert.ok(a[i].ok && b[i].ok);
+    if (a[i].ok && b[i].ok) assert.deepEqual((a[i] as { itemIds: string[] }).itemIds, (b[i] as { itemIds: string[] }).itemIds);
+  }
+  // The re-encoded sessions are written back under the new model's stamp.
+  assert.ok(fresh.drainChangelog().length >= 7);
+  for (const r of [old, fresh, straight]) await r.close();
+});
+
+test('hot swap: live sessions are re-encoded under the new weights; the next click is answered as by the new model from the start', async () => {
+  const evs = stream();
+  const arch = { nItems: N_ITEMS, embeddingDim: 0, hiddenSizes: [16], constrainedEmbedding: false, useBias: true };
+  const next = syntheticWeights(arch, 11);
+  const swapped = await buildGru4RecRecommender(config(), weights, itemIds, 'v1', quiet);
+  await swapped.recommendBatch(evs, []);
+  const report = await swapped.swapModel(await prepareModel(config(), next, itemIds, 'v2', quiet));
+  assert.equal(report.from, 'v1');
+  assert.equal(report.to, 'v2');
+  assert.equal(report.sessions, 7);
+  assert.equal(swapped.version, 'v2');
+  const straight = await buildGru4RecRecommender(config(), next, itemIds, 'v2', quiet);
+  await straight.recommendBatch(evs, []);
+  const probe = [click('s1', 4), click('s5', 17)];
+  const a: RecommendOutcome[] = [];
+  const b: RecommendOutcome[] = [];
+  await swapped.recommendBatch(probe, a);
+  await straight.recommendBatch(probe, b);
+  assert.deepEqual(a, b);
+  for (const r of [swapped, straight]) await r.close();
+});
+
+test('hot swap to a new catalogue: removed items leave the histories, new items become recommendable, unknown ones stop being so', async () => {
+  const newIds = [...itemIds.slice(10), 'new-a', 'new-b', 'new-c', 'new-d', 'new-e', 'new-f', 'new-g', 'new-h', 'new-i', 'new-j'];
+  const arch = { nItems: newIds.length, embeddingDim: 0, hiddenSizes: [16], constrainedEmbedding: false, useBias: true };
+  const rec = await buildGru4RecRecommender(config(), weights, itemIds, 'v1', quiet);
+  const before: RecommendOutcome[] = [];
+  await rec.recommendBatch([click('s0', 'new-a'), click('s0', 3), click('s0', 25)], before);
+  assert.equal(before[0].ok, false, 'new-a is not in v1');
+  const report = await rec.swapModel(await prepareModel(config(), syntheticWeights(arch, 5), newIds, 'v2', quiet));
+  assert.equal(report.itemsRemoved, 10);
+  assert.equal(report.itemsAdded, 10);
+  const hist = new Int32Array(20);
+  const n = rec.store.history(rec.store.slotOf('s0'), hist);
+  assert.equal(n, 1, 'i3 left the catalogue; i25 stays');
+  assert.equal(newIds[hist[0]], 'i25');
+  const after: RecommendOutcome[] = [];
+  await rec.recommendBatch([click('s0', 'new-a'), click('s1', 3)], after);
+  assert.equal(after[0].ok, true, 'new-a is recommendable and clickable in v2');
+  assert.equal(after[1].ok, false, 'i3 is no longer known');
+  await rec.close();
 });
