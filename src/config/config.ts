@@ -7,7 +7,8 @@ import { configSchema, type StreamrecConfig, type TopicConfig } from './schema.t
 
 export { ConfigError, applyEnvOverrides };
 export { Secret } from './secret.ts';
-export type { DeadLetterTopicConfig, DeliveryMode, KafkaSecurity, SecurityProtocol, StreamrecConfig, TopicConfig, WireFormat } from './schema.ts';
+export { MODEL_KINDS } from './schema.ts';
+export type { DeadLetterTopicConfig, DeliveryMode, KafkaSecurity, ModelKind, SecurityProtocol, StreamrecConfig, TopicConfig, TrainConfig, WireFormat } from './schema.ts';
 
 export interface ValidateOptions {
   /** The topology file the tree came from; error messages start with it. */
@@ -62,7 +63,8 @@ export function loadConfig(path = process.env.STREAMREC_TOPOLOGY ?? DEFAULT_TOPO
 /**
  * The same topology under a name prefix: its own topics and consumer groups, optionally with
  * another partition count (kept equal for clicks and the changelog). For demo runs, tests and
- * benchmarks that share a cluster with other runs.
+ * benchmarks that share a cluster with other runs. The registry directory is not renamed: it is
+ * on the filesystem, not the cluster, and a run that wants its own sets registry.path.
  */
 export function namespaced(base: StreamrecConfig, prefix: string, partitions?: number): StreamrecConfig {
   const t = base.topics;
@@ -74,7 +76,9 @@ export function namespaced(base: StreamrecConfig, prefix: string, partitions?: n
       recommendations: rename(t.recommendations, partitions),
       deadLetter: rename(t.deadLetter),
       sessionChangelog: rename(t.sessionChangelog, partitions),
+      // One partition whatever the others get: every announcement has the same key.
+      modelUpdates: rename(t.modelUpdates),
     },
-    groups: { serving: `${prefix}-${base.groups.serving}` },
+    groups: { serving: `${prefix}-${base.groups.serving}`, trainer: `${prefix}-${base.groups.trainer}` },
   };
 }

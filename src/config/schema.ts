@@ -24,6 +24,11 @@ function intIn(min: number, max = Number.MAX_SAFE_INTEGER) {
   return z.int({ error }).min(min, { error }).max(max, { error });
 }
 
+function numberIn(min: number, max: number) {
+  const error = `expected a number in [${min}, ${max}]`;
+  return z.number({ error }).min(min, { error }).max(max, { error });
+}
+
 function oneOf<const T extends readonly [string, ...string[]]>(choices: T) {
   return z.enum(choices, { error: `expected one of ${choices.join(' | ')}` });
 }
@@ -52,6 +57,10 @@ const deadLetterTopic = section({ name: nonEmpty(), partitions: intIn(1, 10_000)
 
 /** A file the process reads at start-up (certificates, keys); resolved against the working directory. */
 const filePath = nonEmpty('expected a file path');
+
+/** What `streamrec serve` recommends with. */
+export const MODEL_KINDS = ['cooccurrence', 'gru4rec', 'registry'] as const;
+export type ModelKind = (typeof MODEL_KINDS)[number];
 
 const SASL_MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512'] as const;
 const SECURITY_PROTOCOLS = ['plaintext', 'ssl', 'sasl_plaintext', 'sasl_ssl'] as const;
@@ -114,8 +123,8 @@ function securitySection(env: NodeJS.ProcessEnv) {
 export function configSchema(env: NodeJS.ProcessEnv = process.env) {
   return section({
     kafka: section({ brokers: brokerList, clientId: nonEmpty(), security: securitySection(env) }),
-    topics: section({ clicks: topic, recommendations: topic, deadLetter: deadLetterTopic, sessionChangelog: topic }),
-    groups: section({ serving: nonEmpty() }),
+    topics: section({ clicks: topic, recommendations: topic, deadLetter: deadLetterTopic, sessionChangelog: topic, modelUpdates: topic }),
+    groups: section({ serving: nonEmpty(), trainer: nonEmpty() }),
     wireFormat: oneOf(['plain', 'confluent']),
     ingest: section({
       /** Records larger than this are dead-lettered (TOO_LARGE) before any decoding is attempted. */
@@ -132,7 +141,30 @@ export function configSchema(env: NodeJS.ProcessEnv = process.env) {
       unknownItems: oneOf(['dead-letter', 'cold-start']),
       sessions: section({ maxSessions: intIn(1, 100_000_000), ttlMs: intIn(1), historyLength: intIn(1, 1000) }),
     }),
-    model: section({ kind: oneOf(['cooccurrence', 'gru4rec']), path: z.string({ error: 'expected a string' }), engine: oneOf(['auto', 'onnx', 'tfjs']) }),
+    /**
+     * gru4rec serves the model directory at `path`, frozen; registry serves the registry's CURRENT
+     * version and follows topics.modelUpdates (path is not used then).
+     */
+    model: section({ kind: oneOf(MODEL_KINDS), path: z.string({ error: 'expected a string' }), engine: oneOf(['auto', 'onnx', 'tfjs']) }),
+    /** The versioned model store (src/registry/model-registry.ts); resolved against the working directory. */
+    registry: section({ path: nonEmpty('expected a directory path') }),
+    /** The continuous trainer's knobs (src/train); counts are click events. */
+    train: section({
+      /** Events of recent history the candidate is trained on. */
+      windowEvents: intIn(1),
+      /** Clicks an unseen item needs before it gets a row in the next version. */
+      minItemCount: intIn(1),
+      /** An item not clicked for this many events is dropped from the next version. */
+      itemTtlEvents: intIn(1),
+      /** Held-out newest events the promotion gate scores candidate and serving model on. */
+      gateWindowEvents: intIn(1),
+      /** How much better than the serving model the candidate must score on that window (0: at least as good; negative: may be that much worse). */
+      gateMargin: numberIn(-1, 1),
+      /** How often (in events) the trainer checkpoints its progress. */
+      checkpointEveryEvents: intIn(1),
+      /** A GRU4Rec preset name (src/model/gru4rec-config.ts); checked by the trainer, which knows the list. */
+      preset: nonEmpty('expected a preset name'),
+    }),
     /** HTTP endpoints of `streamrec serve` (/metrics, /healthz, /readyz); port 0 disables them. */
     metrics: section({ host: nonEmpty('expected a host name or address'), port: intIn(0, 65_535) }),
   }).superRefine((c, ctx) => {
@@ -152,6 +184,7 @@ export type StreamrecConfig = z.output<ReturnType<typeof configSchema>>;
 export type TopicConfig = StreamrecConfig['topics']['clicks'];
 export type DeadLetterTopicConfig = StreamrecConfig['topics']['deadLetter'];
 export type KafkaSecurity = StreamrecConfig['kafka']['security'];
+export type TrainConfig = StreamrecConfig['train'];
 export type DeliveryMode = StreamrecConfig['serving']['delivery'];
 export type WireFormat = StreamrecConfig['wireFormat'];
 

@@ -75,7 +75,7 @@ function topicSpec(t: TopicConfig, configEntries: ITopicConfig['configEntries'] 
 }
 
 /**
- * Creates the topology's topics when missing (existing ones are left as they are, with a check
+ * Creates the topology's topics when missing, model-updates included (existing ones are left as they are, with a check
  * that the changelog is partitioned like the clicks topic, which state restoration relies on).
  */
 export async function ensureTopics(admin: Admin, cfg: StreamrecConfig): Promise<void> {
@@ -88,6 +88,9 @@ export async function ensureTopics(admin: Admin, cfg: StreamrecConfig): Promise<
       { name: 'cleanup.policy', value: 'compact' },
       { name: 'min.cleanable.dirty.ratio', value: '0.1' },
     ]),
+    // Every announcement has the key "model": compaction keeps the latest, which is all a
+    // serving process that starts later needs.
+    topicSpec(cfg.topics.modelUpdates, [{ name: 'cleanup.policy', value: 'compact' }]),
   ];
   const existing = new Set(await admin.listTopics());
   const missing = wanted.filter((t) => !existing.has(t.topic));

@@ -13,9 +13,13 @@
  *
  * Being the last file written, it is also the commit mark of a save: a directory without one was
  * written before manifests existed or by a save that did not finish, and is refused either way.
+ *
+ * "files" lists whatever the writer put in the directory, not only the model's two files: the
+ * registry adds version.json, and a reader names the extra files it needs (`required`), so
+ * metadata beside a model is covered by the same checksums as the weights.
  */
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { ModelFileError } from '../errors/errors.ts';
@@ -53,11 +57,20 @@ export interface VerifiedFiles {
   contents: Map<string, Buffer>;
 }
 
+export interface VerifyOptions {
+  /**
+   * How far files that are listed but not required are checked: 'hash' (default) reads and
+   * hashes them; 'size' only compares their size, for a listing of many versions that must not
+   * read every weights file (truncation shows, an in-place overwrite of equal size does not).
+   */
+  others?: 'hash' | 'size';
+}
+
 /**
  * Reads the manifest and checks every file it lists (size, then SHA-256); `required` files must
  * be listed. Throws ModelFileError naming the file.
  */
-export async function verifyManifest(dir: string, required: readonly string[]): Promise<VerifiedFiles> {
+export async function verifyManifest(dir: string, required: readonly string[], opts: VerifyOptions = {}): Promise<VerifiedFiles> {
   const path = join(dir, MANIFEST_JSON);
   if (!existsSync(path))
     throw new ModelFileError(
@@ -78,6 +91,11 @@ export async function verifyManifest(dir: string, required: readonly string[]): 
   for (const [name, want] of Object.entries(manifest.files)) {
     const file = join(dir, name);
     if (!existsSync(file)) throw new ModelFileError(file, 'missing (listed in manifest.json)');
+    if (opts.others === 'size' && !required.includes(name)) {
+      const size = (await stat(file)).size;
+      if (size !== want.bytes) throw new ModelFileError(file, `holds ${size} bytes, manifest.json records ${want.bytes}: truncated or replaced after saving`);
+      continue;
+    }
     const bytes = await readFile(file);
     if (bytes.length !== want.bytes) throw new ModelFileError(file, `holds ${bytes.length} bytes, manifest.json records ${want.bytes}: truncated or replaced after saving`);
     const got = sha256Hex(bytes);

@@ -20,7 +20,8 @@
  * weights.bin: the tensors' values, row-major little-endian float32, concatenated in the order of
  *   "tensors" with no gaps; the file holds exactly Σ length × 4 bytes.
  *
- * manifest.json: SHA-256 and size of the two files, plus the vocabulary and state-layout hashes
+ * manifest.json: SHA-256 and size of the two files (and of any extra file saved beside them, such
+ *   as the registry's version.json), plus the vocabulary and state-layout hashes
  *   (manifest.ts). formatVersion stayed 1 when vocabularyHash and the manifest came: a directory
  *   without them has no manifest, and is refused on that before its model.json is read.
  *
@@ -77,8 +78,15 @@ export interface LoadedModel {
   weightsHash: string;
 }
 
-export async function saveModel(dir: string, input: SaveModelInput): Promise<ModelJson> {
+/**
+ * Writes a model directory. `extraFiles` are written beside the model's files and listed in its
+ * manifest (the registry's version.json), so loading can verify them with the same checksums.
+ */
+export async function saveModel(dir: string, input: SaveModelInput, extraFiles: Readonly<Record<string, Uint8Array>> = {}): Promise<ModelJson> {
   const { weights, itemIds } = input;
+  for (const name of Object.keys(extraFiles))
+    if (name === MODEL_JSON || name === WEIGHTS_BIN || name === MANIFEST_JSON || /[/\\]/.test(name) || name.startsWith('.'))
+      throw new ModelFileError(join(dir, name), 'cannot be an extra file of a model directory (reserved name or not a plain file name)');
   validateWeights(weights);
   if (itemIds.length !== weights.arch.nItems) throw new ModelFileError(dir, `${itemIds.length} item ids for a model of ${weights.arch.nItems} items`);
   if (input.config) checkConfigMatches(input.config, weights.arch, dir);
@@ -113,29 +121,39 @@ export async function saveModel(dir: string, input: SaveModelInput): Promise<Mod
   };
   const jsonBytes = Buffer.from(JSON.stringify(json), 'utf8');
   const manifest = buildManifest(
-    { [MODEL_JSON]: jsonBytes, [WEIGHTS_BIN]: bin },
+    { [MODEL_JSON]: jsonBytes, [WEIGHTS_BIN]: bin, ...extraFiles },
     { vocabularyHash: vocabulary, stateLayoutHash: stateLayoutHash(stateLayoutOf(STATE_MODEL_FORMAT, arch)) },
   );
   await mkdir(dir, { recursive: true });
   const tmp = `.tmp-${process.pid}-${Date.now()}`;
   await writeFile(join(dir, WEIGHTS_BIN + tmp), bin);
   await writeFile(join(dir, MODEL_JSON + tmp), jsonBytes);
+  for (const [name, bytes] of Object.entries(extraFiles)) await writeFile(join(dir, name + tmp), bytes);
   await writeFile(join(dir, MANIFEST_JSON + tmp), JSON.stringify(manifest, null, 2));
   await rm(join(dir, MANIFEST_JSON), { force: true });
   await rename(join(dir, WEIGHTS_BIN + tmp), join(dir, WEIGHTS_BIN));
   await rename(join(dir, MODEL_JSON + tmp), join(dir, MODEL_JSON));
+  for (const name of Object.keys(extraFiles)) await rename(join(dir, name + tmp), join(dir, name));
   await rename(join(dir, MANIFEST_JSON + tmp), join(dir, MANIFEST_JSON));
   return json;
 }
 
 /** Read and fully check a model directory; throws a message naming the file and the problem. */
 export async function loadModel(dir: string): Promise<LoadedModel> {
+  return (await loadModelWith(dir, [])).model;
+}
+
+/**
+ * loadModel, plus the verified contents of extra files the manifest must list (`extra`): metadata
+ * saved with saveModel's extraFiles, read once under the same checksums as the model.
+ */
+export async function loadModelWith(dir: string, extra: readonly string[]): Promise<{ model: LoadedModel; extra: Map<string, Buffer> }> {
   const jsonPath = join(dir, MODEL_JSON);
   const binPath = join(dir, WEIGHTS_BIN);
   if (!existsSync(dir)) throw new ModelFileError(dir, 'model directory does not exist');
   if (!existsSync(jsonPath)) throw new ModelFileError(jsonPath, 'missing');
   if (!existsSync(binPath)) throw new ModelFileError(binPath, 'missing');
-  const { manifest, contents } = await verifyManifest(dir, [MODEL_JSON, WEIGHTS_BIN]);
+  const { manifest, contents } = await verifyManifest(dir, [MODEL_JSON, WEIGHTS_BIN, ...extra]);
   let raw: unknown;
   try {
     raw = JSON.parse(contents.get(MODEL_JSON)!.toString('utf8'));
@@ -163,7 +181,7 @@ export async function loadModel(dir: string): Promise<LoadedModel> {
   } catch (err) {
     throw new ModelFileError(binPath, (err as Error).message);
   }
-  return {
+  const model: LoadedModel = {
     weights,
     itemIds: json.itemIds,
     config: json.config,
@@ -176,6 +194,9 @@ export async function loadModel(dir: string): Promise<LoadedModel> {
     stateLayoutHash: layoutHash,
     weightsHash: manifest.files[WEIGHTS_BIN].sha256,
   };
+  const extraContents = new Map<string, Buffer>();
+  for (const name of extra) extraContents.set(name, contents.get(name)!);
+  return { model, extra: extraContents };
 }
 
 function readFloat32(bin: Buffer, offset: number, length: number): Float32Array {

@@ -3,7 +3,7 @@ import type { Gru4Rec } from '../model/gru4rec.ts';
 import { targetMask } from '../model/losses.ts';
 import { archOf, type Gru4RecConfig } from '../model/gru4rec-config.ts';
 import { ItemTables } from './item-tables.ts';
-import { Gru4RecOptimizer } from './optimizer.ts';
+import { Gru4RecOptimizer, type OptimizerState } from './optimizer.ts';
 import { carriedHidden, sampledStepLoss } from './sampled-step-loss.ts';
 import type { SessionBatch } from './session-parallel.ts';
 import { StepInputAssembler, type StepInputs } from './step-inputs.ts';
@@ -41,8 +41,9 @@ export class Gru4RecTrainer {
   /**
    * @param support per-item event counts: negatives are drawn ∝ support^sampleAlpha and the
    *   logQ correction uses them (they are clamped to 1 there, so unseen items stay finite).
+   * @param opts.optimizerState resume the optimizer from this state (a checkpoint) instead of zeros.
    */
-  constructor(model: Gru4Rec, config: Gru4RecConfig, support: ArrayLike<number>) {
+  constructor(model: Gru4Rec, config: Gru4RecConfig, support: ArrayLike<number>, opts: { optimizerState?: OptimizerState } = {}) {
     const { arch } = model;
     const expected = archOf(config, arch.nItems);
     if (JSON.stringify(expected) !== JSON.stringify(arch))
@@ -55,7 +56,17 @@ export class Gru4RecTrainer {
     this.tables = new ItemTables(model, config);
     this.denseNames = Object.keys(model.vars).filter((n) => !this.tables.names.has(n));
     const trainable = Object.fromEntries(Object.entries(model.vars).filter(([n]) => arch.useBias || n !== 'out.by'));
-    this.optimizer = new Gru4RecOptimizer(config, trainable, this.tables.names);
+    this.optimizer = new Gru4RecOptimizer(config, trainable, this.tables.names, opts.optimizerState);
+  }
+
+  /** The optimizer's state as plain arrays (for a checkpoint, or to carry over into a grown model's trainer). */
+  optimizerState(): OptimizerState {
+    return this.optimizer.state();
+  }
+
+  /** Negatives and the logQ correction follow this support from the next step on (see StepInputAssembler.setSupport). */
+  setSupport(support: ArrayLike<number>): void {
+    this.assembler.setSupport(support);
   }
 
   /** Forget all hidden states (a new pass over the data starts). */

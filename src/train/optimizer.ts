@@ -4,6 +4,16 @@ import type { Gru4RecConfig } from '../model/gru4rec-config.ts';
 
 type OptimizerConfig = Pick<Gru4RecConfig, 'optimizer' | 'learningRate' | 'momentum' | 'adamBeta1' | 'adamBeta2' | 'epsilon' | 'weightDecay'>;
 
+/**
+ * An optimizer's state as plain arrays (checkpoints, catalogue growth): per parameter its slots,
+ * each row-major like the parameter (count: one entry per table row), and the step count that
+ * Adam's dense bias correction needs.
+ */
+export interface OptimizerState {
+  steps: number;
+  slots: Record<string, { acc: Float32Array; mom: Float32Array | null; count: Float32Array | null }>;
+}
+
 interface Slots {
   /** Adagrad: Σg². Adam: second moment. */
   acc: tf.Variable;
@@ -26,17 +36,36 @@ export class Gru4RecOptimizer {
   private readonly slots = new Map<string, Slots>();
   private steps = 0;
 
-  constructor(config: OptimizerConfig, params: Readonly<Record<string, tf.Variable>>, tables: ReadonlySet<string>) {
+  /**
+   * @param state slots to start from (a checkpoint, or a grown catalogue's): each must have its
+   *   parameter's size; absent: zeros, a fresh optimizer.
+   */
+  constructor(config: OptimizerConfig, params: Readonly<Record<string, tf.Variable>>, tables: ReadonlySet<string>, state?: OptimizerState) {
     this.cfg = config;
     const adam = config.optimizer === 'adam';
-    const zeros = (shape: number[]) => tf.tidy(() => tf.variable(tf.zeros(shape), false));
+    const slot = (name: string, kind: 'acc' | 'mom' | 'count', shape: number[]) => {
+      const saved = state?.slots[name]?.[kind];
+      const size = shape.reduce((a, b) => a * b, 1);
+      if (state && (!saved || saved.length !== size))
+        throw new Error(`optimizer: saved state "${name}.${kind}" holds ${saved?.length ?? 'nothing'}, expected ${size} values`);
+      return tf.tidy(() => tf.variable(saved ? tf.tensor(saved, shape) : tf.zeros(shape), false));
+    };
     for (const [name, p] of Object.entries(params)) {
       this.slots.set(name, {
-        acc: zeros(p.shape),
-        mom: adam || config.momentum > 0 ? zeros(p.shape) : null,
-        count: adam && tables.has(name) ? zeros([p.shape[0]]) : null,
+        acc: slot(name, 'acc', p.shape),
+        mom: adam || config.momentum > 0 ? slot(name, 'mom', p.shape) : null,
+        count: adam && tables.has(name) ? slot(name, 'count', [p.shape[0]]) : null,
       });
     }
+    this.steps = state?.steps ?? 0;
+  }
+
+  /** The state read back into plain arrays (copies). */
+  state(): OptimizerState {
+    const read = (v: tf.Variable | null) => (v ? Float32Array.from(v.dataSync() as Float32Array) : null);
+    const slots: OptimizerState['slots'] = {};
+    for (const [name, s] of this.slots) slots[name] = { acc: read(s.acc)!, mom: read(s.mom), count: read(s.count) };
+    return { steps: this.steps, slots };
   }
 
   /** Call once per optimizer step, before the updates of that step. */

@@ -38,9 +38,10 @@ export interface StepInputs {
 export class StepInputAssembler {
   private readonly config: Gru4RecConfig;
   private readonly constrained: boolean;
-  private readonly sampler: PopularitySampler;
+  private sampler: PopularitySampler;
+  private readonly samplerRng: Rng;
   private readonly dropoutRng: Rng;
-  private readonly logSupport: Float32Array;
+  private logSupport: Float32Array;
   private readonly inputIdsBuf: Int32Array;
   private readonly outIdsBuf: Int32Array;
   private readonly logqBuf: Float32Array;
@@ -61,8 +62,9 @@ export class StepInputAssembler {
     this.constrained = arch.constrainedEmbedding;
     // The sampler's stream is forked first, the dropout stream second: the order fixes what a seed replays.
     const rng = new Rng(config.seed);
-    this.sampler = new PopularitySampler(support, { nSample: config.nSample, alpha: config.sampleAlpha, cacheSize: config.sampleCacheSize, rng: rng.fork() });
+    this.samplerRng = rng.fork();
     this.dropoutRng = rng.fork();
+    this.sampler = this.samplerOf(support);
     this.logSupport = Float32Array.from(support, (s) => Math.log(Math.max(1, s)));
 
     const B = config.batchSize;
@@ -86,6 +88,21 @@ export class StepInputAssembler {
       resetKeep: null,
       exclude: null,
     };
+  }
+
+  /**
+   * Replace the sampling support (a continuous trainer's decayed counts): the next step draws from
+   * it. The random streams go on, so a seed still replays the same run. Same length as before.
+   */
+  setSupport(support: ArrayLike<number>): void {
+    if (support.length !== this.logSupport.length) throw new Error(`trainer: support has ${support.length} entries, expected ${this.logSupport.length}`);
+    this.sampler = this.samplerOf(support);
+    for (let i = 0; i < support.length; i++) this.logSupport[i] = Math.log(Math.max(1, support[i]));
+  }
+
+  private samplerOf(support: ArrayLike<number>): PopularitySampler {
+    const cfg = this.config;
+    return new PopularitySampler(support, { nSample: cfg.nSample, alpha: cfg.sampleAlpha, cacheSize: cfg.sampleCacheSize, rng: this.samplerRng });
   }
 
   /** Draws the step's negatives and masks for the first batch.n rows of `batch` (n ≤ batchSize). */

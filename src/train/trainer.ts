@@ -4,5 +4,6 @@
  * module; this one only gathers them.
  */
 export { Gru4RecTrainer, type StepTiming } from './gru4rec-trainer.ts';
+export type { OptimizerState } from './optimizer.ts';
 export { itemSupport, trainGru4Rec, trainSteps, type TrainOptions, type TrainProgress, type TrainStats } from './fit.ts';
 export { accidentalHitMask } from './step-inputs.ts';
