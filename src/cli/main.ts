@@ -3,6 +3,7 @@
  *   streamrec demo     [--rate N] [--limit N]                 local broker + replay + serving, live metrics
  *   streamrec serve    [--topology file] [--instance id]      run the serving topology against KAFKA_BROKERS
  *   streamrec produce  --data file|--synthetic N [--rate N]   replay a dataset (or synthetic clicks) to the clicks topic
+ *   streamrec model    list | promote --version N             the model registry's versions; promote (or roll back) one
  * Configuration: topologies/default.yaml (or --topology / STREAMREC_TOPOLOGY), overridden by env
  * (KAFKA_BROKERS, STREAMREC_<PATH>); a bad config stops here with the field's name.
  */
@@ -14,6 +15,7 @@ import { runProduce } from './produce.ts';
 import { runServe } from './serve.ts';
 import { runTrain } from './train.ts';
 import { runEval } from './eval.ts';
+import { runModelCommand } from './model.ts';
 
 const USAGE = `usage: streamrec <command> [options]
 
@@ -34,6 +36,12 @@ commands:
             --model <dir>  --out <file.onnx>  [--topk 20]
   produce   replay clicks to the clicks topic with a progress bar
             --data <file.tsv|sequences.txt> | --synthetic <sessions> [--items N]  --rate <events/s>  --limit N
+  model list
+            the registry's versions (registry.path): parent, created, items, gate Recall@20
+            candidate/serving, passed; * marks the current one
+  model promote --version N
+            verify version N, make it CURRENT and announce it on topics.modelUpdates (every
+            serving process with model.kind registry swaps to it); rollback = promote an earlier N
 
 global options:
   --topology <file.yaml>   deployment config (default topologies/default.yaml)
@@ -44,6 +52,10 @@ async function main(argv: string[]): Promise<number> {
   if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
     process.stdout.write(USAGE);
     return cmd ? EXIT_CODES.ok : EXIT_CODES.usage;
+  }
+  if (cmd === 'model') {
+    await runModelCommand(rest);
+    return EXIT_CODES.ok;
   }
   const { values } = parseArgs({
     args: rest,

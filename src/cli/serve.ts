@@ -2,7 +2,11 @@ import type { StreamrecConfig } from '../config/config.ts';
 import { ServingApp } from '../serving/serving-app.ts';
 import { createRecommender } from '../serving/create-recommender.ts';
 import { Gru4RecRecommender } from '../serving/gru4rec-recommender.ts';
+import { createKafka } from '../kafka/client.ts';
 import { serveMetrics } from '../metrics/prometheus.ts';
+import { ModelRegistry } from '../registry/model-registry.ts';
+import { ModelUpdatesFollower } from '../registry/model-updates.ts';
+import { ModelFollower } from '../serving/model-follower.ts';
 
 /** `streamrec serve`: runs until SIGINT/SIGTERM, then finishes the in-flight batch, commits and closes. */
 export async function runServe(config: StreamrecConfig, instanceId: string): Promise<void> {
@@ -29,6 +33,8 @@ export async function runServe(config: StreamrecConfig, instanceId: string): Pro
       : null;
   if (metrics) process.stderr.write(`serve: Prometheus metrics on http://${config.metrics.host}:${config.metrics.port}/metrics, probes /healthz /readyz\n`);
   await app.start();
+  // model.kind registry: every promotion announced on topics.modelUpdates is hot-swapped in.
+  const follower = config.model.kind === 'registry' ? await followRegistry(config, app, () => recommender.version) : null;
   process.stderr.write(
     `serve: instance ${instanceId} consuming ${config.topics.clicks.name} → ${config.topics.recommendations.name} (${config.serving.delivery}, model ${recommender.version})\n`,
   );
@@ -49,7 +55,16 @@ export async function runServe(config: StreamrecConfig, instanceId: string): Pro
   ]);
   clearInterval(ticker);
   metrics?.close();
+  await follower?.stop().catch(() => undefined);
   await Promise.race([app.stop().catch(() => undefined), new Promise((r) => setTimeout(r, 10_000).unref())]);
   if (fatal) throw fatal;
   process.stderr.write('serve: stopped cleanly\n');
+}
+
+async function followRegistry(config: StreamrecConfig, app: ServingApp, currentVersion: () => string): Promise<ModelFollower> {
+  const log = (l: string) => process.stderr.write(`serve: ${l}\n`);
+  const updates = new ModelUpdatesFollower(createKafka(config, '-model-updates'), config.topics.modelUpdates.name, log);
+  const follower = new ModelFollower(app, new ModelRegistry(config.registry.path), updates, config, currentVersion, 're-encode', log);
+  await follower.start();
+  return follower;
 }

@@ -1,4 +1,5 @@
 import type { StreamrecConfig } from '../config/config.ts';
+import { ConfigError } from '../errors/errors.ts';
 import { type ModelStamp, modelStamp } from '../session/session-codec.ts';
 import type { Recommender } from './recommender.ts';
 import { CooccurrenceRecommender } from './cooccurrence-recommender.ts';
@@ -16,8 +17,21 @@ export async function createRecommender(config: StreamrecConfig, log: (line: str
       const model = await loadModel(config.model.path);
       return buildGru4RecRecommender(config, model.weights, model.itemIds, model.version ?? 'unversioned', log, modelStamp(model));
     }
+    case 'registry': {
+      // The registry's CURRENT version; serve (cli/serve.ts) then follows topics.modelUpdates.
+      const { ModelRegistry } = await import('../registry/model-registry.ts');
+      const registry = new ModelRegistry(config.registry.path);
+      const current = await registry.current();
+      if (current === null)
+        throw new ConfigError('model.kind', `the registry at ${config.registry.path} has no current version yet: publish one (streamrec train --follow) or promote one (streamrec model promote --version N)`);
+      const model = await registry.load(current);
+      return buildGru4RecRecommender(config, model.weights, model.itemIds, registryVersionName(current), log, modelStamp(model));
+    }
   }
 }
+
+/** The version string a registry version serves under (stamped on every recommendation). */
+export const registryVersionName = (version: number): string => `v${version}`;
 
 /** Item indices ordered by output bias: GRU4Rec's bias tracks popularity, the cold-start answer. */
 function biasRanking(w: Gru4RecWeights): Int32Array {

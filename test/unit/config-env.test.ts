@@ -40,8 +40,8 @@ test('env: string fields stay strings, booleans and numbers parse, string lists 
 test('env: tooling variables are not fields; unknown paths and paths below a value are refused', () => {
   assert.doesNotThrow(() => loadConfig(DEFAULT_TOPOLOGY, { STREAMREC_KAFKA_VERSION: '3.9.1', STREAMREC_CACHE: '/tmp/x', STREAMREC_TOPOLOGY: DEFAULT_TOPOLOGY }));
   assert.throws(
-    () => applyEnvOverrides(raw(), { STREAMREC_TOPICS__MODEL_UPDATES__NAME: 'x' }),
-    (e: unknown) => e instanceof ConfigError && /topics\.model_updates: environment variable STREAMREC_TOPICS__MODEL_UPDATES__NAME names no known field/.test(e.message),
+    () => applyEnvOverrides(raw(), { STREAMREC_TOPICS__MODEL_DELTAS__NAME: 'x' }),
+    (e: unknown) => e instanceof ConfigError && /topics\.model_deltas: environment variable STREAMREC_TOPICS__MODEL_DELTAS__NAME names no known field/.test(e.message),
   );
   assert.throws(
     () => applyEnvOverrides(raw(), { STREAMREC_SERVING__TOP_K__VALUE: '1' }),

@@ -67,23 +67,63 @@ test('new fields load with their documented defaults', () => {
   assert.deepEqual(cfg.ingest, { maxRecordBytes: 1_048_576, maxPastMs: 946_080_000_000, maxFutureMs: 3_600_000 });
   assert.equal(cfg.topics.deadLetter.maxMessageBytes, 1_048_576);
   assert.deepEqual(cfg.kafka.security, { protocol: 'plaintext' });
-  assert.equal('modelUpdates' in cfg.topics, false);
-  assert.deepEqual(Object.keys(cfg.groups), ['serving']);
 });
 
-test('removed fields are now unknown: topics.modelUpdates and groups.trainer', () => {
+test('registry and continuous-training fields load with their documented defaults', () => {
+  const cfg = loadConfig(DEFAULT_TOPOLOGY, {});
+  assert.deepEqual(cfg.topics.modelUpdates, { name: 'streamrec-model-updates', partitions: 1 });
+  assert.deepEqual(cfg.groups, { serving: 'streamrec-serving', trainer: 'streamrec-trainer' });
+  assert.deepEqual(cfg.registry, { path: '.streamrec/registry' });
+  assert.deepEqual(cfg.train, {
+    windowEvents: 20_000,
+    minItemCount: 3,
+    itemTtlEvents: 2_000_000,
+    gateWindowEvents: 5_000,
+    gateMargin: 0,
+    checkpointEveryEvents: 20_000,
+    preset: 'rsc15-xe-fast',
+  });
+});
+
+test('model.kind registry needs no model.path; the new sections are required and checked field by field', () => {
   const r = raw();
-  r.topics.modelUpdates = { name: 'm', partitions: 1 };
-  assert.match(
-    configErrorOf(() => validateConfig(r)),
-    /topics\.modelUpdates: unknown field/,
-  );
-  const g = raw();
-  g.groups.trainer = 'streamrec-trainer';
-  assert.match(
-    configErrorOf(() => validateConfig(g)),
-    /groups\.trainer: unknown field \(known: serving\)/,
-  );
+  r.model.kind = 'registry';
+  assert.equal(validateConfig(r).model.kind, 'registry');
+  const cases: Array<[(r: Record<string, any>) => unknown, string]> = [
+    [(r) => delete r.topics.modelUpdates, 'config: topics.modelUpdates: is required'],
+    [(r) => delete r.groups.trainer, 'config: groups.trainer: is required'],
+    [(r) => delete r.registry, 'config: registry: is required'],
+    [(r) => (r.registry.path = ''), 'config: registry.path: expected a directory path, got ""'],
+    [(r) => (r.model.kind = 'onnx'), 'config: model.kind: expected one of cooccurrence | gru4rec | registry, got "onnx"'],
+    [(r) => (r.train.gateMargin = 2), 'config: train.gateMargin: expected a number in [-1, 1], got 2'],
+    [(r) => (r.train.windowEvents = 0), 'config: train.windowEvents: expected an integer in [1, 9007199254740991], got 0'],
+    [(r) => (r.train.preset = ' '), 'config: train.preset: expected a preset name, got " "'],
+    [
+      (r) => (r.train.epochs = 3),
+      'config: train.epochs: unknown field (known: windowEvents, minItemCount, itemTtlEvents, gateWindowEvents, gateMargin, checkpointEveryEvents, preset)',
+    ],
+  ];
+  for (const [mutate, expected] of cases) {
+    const t = raw();
+    mutate(t);
+    assert.equal(
+      configErrorOf(() => validateConfig(t)),
+      expected,
+    );
+  }
+});
+
+test('the new fields take environment overrides like the others', () => {
+  const cfg = loadConfig(DEFAULT_TOPOLOGY, {
+    STREAMREC_MODEL__KIND: 'registry',
+    STREAMREC_REGISTRY__PATH: '/var/lib/streamrec/registry',
+    STREAMREC_TRAIN__GATE_MARGIN: '-0.01',
+    STREAMREC_TOPICS__MODEL_UPDATES__NAME: 'updates',
+  });
+  assert.equal(cfg.model.kind, 'registry');
+  assert.equal(cfg.registry.path, '/var/lib/streamrec/registry');
+  assert.equal(cfg.train.gateMargin, -0.01);
+  assert.equal(cfg.topics.modelUpdates.name, 'updates');
 });
 
 const sasl = (extra: Record<string, unknown>) => ({ protocol: 'sasl_plaintext', sasl: { mechanism: 'scram-sha-256', username: 'streamrec', ...extra } });

@@ -76,6 +76,9 @@ test('namespaced: every topic and group gets the prefix; clicks and changelog st
   assert.equal(n.topics.clicks.name, 'run1-clicks');
   assert.equal(n.topics.sessionChangelog.name, 'run1-streamrec-session-changelog');
   assert.equal(n.groups.serving, 'run1-streamrec-serving');
+  assert.equal(n.groups.trainer, 'run1-streamrec-trainer');
+  assert.deepEqual(n.topics.modelUpdates, { name: 'run1-streamrec-model-updates', partitions: 1 }, 'one partition whatever the others get');
+  assert.equal(n.registry.path, base.registry.path, 'the registry is on disk, not on the cluster');
   assert.equal(n.topics.clicks.partitions, 6);
   assert.equal(n.topics.sessionChangelog.partitions, 6);
   assert.equal(n.topics.deadLetter.partitions, base.topics.deadLetter.partitions);
