@@ -7,7 +7,7 @@ const ALLOWED = {
   cli: ['serving', 'engine', 'train', 'eval', 'registry', 'model', 'batch', 'session', 'ingest', 'kafka', 'metrics', 'data', 'config', 'errors', 'random'],
   serving: ['engine', 'registry', 'model', 'batch', 'session', 'ingest', 'kafka', 'metrics', 'data', 'config', 'errors', 'random'],
   engine: ['model', 'data', 'config', 'errors', 'random'],
-  train: ['registry', 'model', 'session', 'ingest', 'kafka', 'metrics', 'data', 'config', 'errors', 'random'],
+  train: ['eval', 'registry', 'model', 'session', 'ingest', 'kafka', 'metrics', 'data', 'config', 'errors', 'random'],
   eval: ['model', 'data', 'errors', 'random'],
   registry: ['model', 'kafka', 'data', 'config', 'errors'],
   model: ['data', 'errors', 'random'],

@@ -13,7 +13,7 @@ import { ConfigError, describeError, EXIT_CODES, StreamrecError, UsageError } fr
 import { runDemo } from './demo.ts';
 import { runProduce } from './produce.ts';
 import { runServe } from './serve.ts';
-import { runTrain } from './train.ts';
+import { runTrain, runTrainFollow } from './train.ts';
 import { runEval } from './eval.ts';
 import { runModelCommand } from './model.ts';
 
@@ -29,6 +29,9 @@ commands:
   train     fit GRU4Rec on a dataset file and write a model directory
             --data <file.tsv|sequences.txt>  --out <dir>  [--preset rsc15-xe-fast|rsc15-bprmax-fast|rsc15-xe|rsc15-bprmax]
             [--config <gru4rec.yaml>] [--epochs N]
+  train --follow  continuous training from the clicks topic: windows of train.windowEvents, a
+            held-out gate window, publish + promote + announce when the gate passes; checkpoints
+            [--from-model DIR] (else the registry's current version) [--checkpoint DIR]
   eval      offline evaluation (GRU4Rec protocol, or leave-one-out) of trained models and baselines
             --train <train.tsv> --test <test.tsv> | --data <sequences.txt>
             [--model <dir>]... [--baselines pop,iknn,sknn] [--out result.json] [--png recall.png]
@@ -77,6 +80,9 @@ async function main(argv: string[]): Promise<number> {
       config: { type: 'string' },
       epochs: { type: 'string' },
       topk: { type: 'string' },
+      follow: { type: 'boolean' },
+      'from-model': { type: 'string' },
+      checkpoint: { type: 'string' },
     },
     strict: true,
   });
@@ -105,6 +111,10 @@ async function main(argv: string[]): Promise<number> {
       await runServe(loadConfig(values.topology), values.instance ?? '0');
       return 0;
     case 'train':
+      if (values.follow) {
+        await runTrainFollow({ topology: values.topology, fromModel: values['from-model'], checkpoint: values.checkpoint });
+        return EXIT_CODES.ok;
+      }
       if (!values.data || !values.out) throw new UsageError('train needs --data <file> and --out <dir>');
       await runTrain({ data: values.data, out: values.out, preset: values.preset, config: values.config, epochs: num('epochs', values.epochs) });
       return 0;

@@ -1,12 +1,24 @@
 import { readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { SingleBar, Presets } from 'cli-progress';
 import { parse as parseYaml } from 'yaml';
 import { gru4recPreset, validateGru4RecConfig, type Gru4RecConfig } from '../model/gru4rec-config.ts';
 import { trainGru4Rec } from '../train/trainer.ts';
 import { initBackend } from '../model/backend.ts';
-import { saveModel } from '../registry/model-file.ts';
+import { loadModel, saveModel } from '../registry/model-file.ts';
+import { ModelRegistry } from '../registry/model-registry.ts';
 import { loadDatasetFile } from '../ingest/replay.ts';
-import { ConfigError } from '../errors/errors.ts';
+import { ingestLimits } from '../ingest/click-decoder.ts';
+import { makeCodecs } from '../ingest/codec.ts';
+import { loadConfig } from '../config/config.ts';
+import { createKafka } from '../kafka/client.ts';
+import type { Gru4RecWeights } from '../model/weights.ts';
+import { ConfigError, UsageError } from '../errors/errors.ts';
+import { readCheckpoint } from '../train/continuous/checkpoint-file.ts';
+import { followClicks } from '../train/continuous/click-follower.ts';
+import { followOptions } from '../train/continuous/follow-options.ts';
+import { RegistryTarget } from '../train/continuous/registry-target.ts';
+import { StreamTrainer, type WindowReport } from '../train/continuous/stream-trainer.ts';
 
 export interface TrainCliOptions {
   data: string;
@@ -63,4 +75,101 @@ export async function runTrain(o: TrainCliOptions): Promise<void> {
   process.stderr.write(
     `train: ${stats.epochs} epochs in ${stats.seconds.toFixed(1)} s (${Math.round(stats.eventsPerSec)} events/s)${stats.aborted ? ' — stopped early' : ''}; model ${version} written to ${o.out}\n`,
   );
+}
+
+export interface TrainFollowCliOptions {
+  /** Topology file (default: topologies/default.yaml or STREAMREC_TOPOLOGY). */
+  topology?: string;
+  /** Start from this model directory instead of the registry's current version (ignored when a checkpoint exists). */
+  fromModel?: string;
+  /** Checkpoint directory; default `trainer-checkpoint` beside the registry. */
+  checkpoint?: string;
+  /** Stops like SIGTERM (tests, embedding); SIGTERM and SIGINT always stop it. */
+  signal?: AbortSignal;
+}
+
+/**
+ * `streamrec train --follow`: the continuous trainer. Resumes from its checkpoint when there is
+ * one (weights, optimizer, catalogue and the clicks offsets after the last trained event), else
+ * starts from --from-model or the registry's promoted version; then fine-tunes window by window
+ * until SIGTERM, when it trains what it has buffered, checkpoints and exits 0. One log line per window.
+ */
+export async function runTrainFollow(o: TrainFollowCliOptions): Promise<void> {
+  const cfg = loadConfig(o.topology);
+  const options = followOptions(cfg.train);
+  const registry = new ModelRegistry(cfg.registry.path);
+  const checkpointDir = resolve(o.checkpoint ?? join(dirname(registry.root), 'trainer-checkpoint'));
+  const log = (line: string) => process.stderr.write(`train: ${line}\n`);
+  const backend = await initBackend(undefined, log);
+  const kafka = createKafka(cfg, '-trainer');
+  const target = new RegistryTarget(registry, { kafka, topic: cfg.topics.modelUpdates.name });
+  const trainerOptions = { options, checkpointDir, target, onWindow: (r: WindowReport) => log(windowLine(r)) };
+  const checkpoint = await readCheckpoint(checkpointDir);
+  let trainer: StreamTrainer;
+  if (checkpoint) {
+    trainer = new StreamTrainer(trainerOptions, checkpoint);
+    log(`resuming from checkpoint ${checkpointDir}: ${checkpoint.events} events, offsets ${JSON.stringify(checkpoint.offsets)}`);
+  } else {
+    const start = await startingModel(registry, o.fromModel);
+    trainer = new StreamTrainer(trainerOptions, start);
+    log(`starting from ${start.from}: ${start.itemIds.length} items; checkpoints in ${checkpointDir}`);
+  }
+  log(
+    `following ${cfg.topics.clicks.name} as ${cfg.groups.trainer} on ${backend}: windows of ${options.windowEvents} events, gate ${options.gateWindowEvents} (margin ${options.gateMargin}), preset ${options.preset}`,
+  );
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+  o.signal?.addEventListener('abort', onSignal, { once: true });
+  const t0 = performance.now();
+  const events0 = trainer.eventCount;
+  try {
+    await followClicks(kafka, {
+      topic: cfg.topics.clicks.name,
+      groupId: cfg.groups.trainer,
+      codecs: makeCodecs(cfg.wireFormat),
+      limits: ingestLimits(cfg.ingest),
+      trainer,
+      signal: stop.signal,
+      onFirstOffset: (p, off) => log(`partition ${p}: first offset read ${off}`),
+    });
+    await trainer.finish();
+    const seconds = (performance.now() - t0) / 1000;
+    const events = trainer.eventCount - events0;
+    log(
+      `stopped: ${events} events in ${seconds.toFixed(1)} s (${Math.round(events / Math.max(seconds, 1e-9))} events/s end to end), ${trainer.rejectedCount} rejected records; checkpoint at ${JSON.stringify(trainer.offsets())}`,
+    );
+  } finally {
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+    trainer.dispose();
+    target.dispose();
+  }
+}
+
+async function startingModel(registry: ModelRegistry, fromModel: string | undefined): Promise<{ weights: Gru4RecWeights; itemIds: string[]; parent: number | null; from: string }> {
+  if (fromModel) {
+    const m = await loadModel(fromModel);
+    return { weights: m.weights, itemIds: m.itemIds, parent: null, from: fromModel };
+  }
+  const version = await registry.current();
+  if (version === null) throw new UsageError(`train --follow: the registry ${registry.root} has no promoted version; pass --from-model <dir>`);
+  const m = await registry.load(version);
+  return { weights: m.weights, itemIds: m.itemIds, parent: version, from: `registry version ${version}` };
+}
+
+/** One line per window: events, loss, events/s, the catalogue, and the gate's scores and decision. */
+export function windowLine(r: WindowReport): string {
+  const c = r.catalogue;
+  let line =
+    `window ${r.window} (${r.phase}): ${r.events} events, ${r.pairs} pairs, loss ${r.loss.toFixed(4)}, ${Math.round(r.eventsPerSec)} events/s; ` +
+    `items ${r.nItems} (admitted ${c.admitted}, pending ${c.pending}, expired ${c.expired}, ${r.pendingEvents} events on pending items)`;
+  if (r.gate) {
+    const g = r.gate;
+    const serving = g.serving ? `serving Recall@20 ${g.serving.recall.toFixed(4)} MRR@20 ${g.serving.mrr.toFixed(4)}` : 'nothing serving';
+    line += `; gate on ${g.window} targets: candidate Recall@20 ${g.candidate.recall.toFixed(4)} MRR@20 ${g.candidate.mrr.toFixed(4)} vs ${serving}, margin ${g.margin} → ${g.passed ? `passed, published version ${r.published ?? '(no registry)'}` : 'rejected'}`;
+  }
+  if (r.checkpoint) line += `; checkpoint ${r.checkpoint}`;
+  return line;
 }

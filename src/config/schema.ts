@@ -154,12 +154,12 @@ export function configSchema(env: NodeJS.ProcessEnv = process.env) {
       windowEvents: intIn(1),
       /** Clicks an unseen item needs before it gets a row in the next version. */
       minItemCount: intIn(1),
-      /** An item not clicked for this many events is dropped from the next version. */
+      /** An item not clicked for this many events expires: it stops being trained and its row is reused for a new item. */
       itemTtlEvents: intIn(1),
       /** Held-out newest events the promotion gate scores candidate and serving model on. */
       gateWindowEvents: intIn(1),
-      /** How much better than the serving model the candidate must score on that window (0: at least as good; negative: may be that much worse). */
-      gateMargin: numberIn(-1, 1),
+      /** How much worse than the serving model (Recall@20 on that window) a candidate may score and still be promoted (0: at least as good). */
+      gateMargin: numberIn(0, 1),
       /** How often (in events) the trainer checkpoints its progress. */
       checkpointEveryEvents: intIn(1),
       /** A GRU4Rec preset name (src/model/gru4rec-config.ts); checked by the trainer, which knows the list. */

@@ -23,7 +23,10 @@ export async function createRecommender(config: StreamrecConfig, log: (line: str
       const registry = new ModelRegistry(config.registry.path);
       const current = await registry.current();
       if (current === null)
-        throw new ConfigError('model.kind', `the registry at ${config.registry.path} has no current version yet: publish one (streamrec train --follow) or promote one (streamrec model promote --version N)`);
+        throw new ConfigError(
+          'model.kind',
+          `the registry at ${config.registry.path} has no current version yet: publish one (streamrec train --follow) or promote one (streamrec model promote --version N)`,
+        );
       const model = await registry.load(current);
       return buildGru4RecRecommender(config, model.weights, model.itemIds, registryVersionName(current), log, modelStamp(model));
     }

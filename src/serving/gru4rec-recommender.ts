@@ -105,9 +105,7 @@ export class Gru4RecRecommender implements StatefulRecommender {
     this.out = { topIdx: new Int32Array(this.maxBatch * engine.topK), topScore: new Float32Array(this.maxBatch * engine.topK) };
     this.exclude = o.excludeSeen ? { offsets: new Int32Array(this.maxBatch + 1), items: new Int32Array(this.maxBatch * o.historyLength) } : undefined;
     const ranking = m.fallbackRanking;
-    this.fallback = ranking
-      ? { itemIds: Array.from(ranking.subarray(0, o.topK), (i) => this.index.idOf(i)), scores: Array.from(ranking.subarray(0, o.topK), (_, r) => -r) }
-      : null;
+    this.fallback = ranking ? { itemIds: Array.from(ranking.subarray(0, o.topK), (i) => this.index.idOf(i)), scores: Array.from(ranking.subarray(0, o.topK), (_, r) => -r) } : null;
   }
 
   /**

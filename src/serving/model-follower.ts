@@ -35,12 +35,16 @@ export class ModelFollower {
   async onUpdate(u: ModelUpdate): Promise<SwapReport | null> {
     const name = registryVersionName(u.version);
     if (name === this.currentVersion()) return null;
-    return this.app.swapModel(name, async () => {
-      const loaded = await this.registry.load(u.version);
-      if (loaded.vocabularyHash !== u.vocabularyHash)
-        throw new Error(`registry version ${u.version} has vocabulary ${loaded.vocabularyHash.slice(0, 12)}…, the announcement says ${u.vocabularyHash.slice(0, 12)}…`);
-      this.log(`model-updates: loading ${name} (${loaded.itemIds.length} items) off the hot path`);
-      return prepareModel(this.config, loaded.weights, loaded.itemIds, name, this.log, modelStamp(loaded));
-    }, this.policy);
+    return this.app.swapModel(
+      name,
+      async () => {
+        const loaded = await this.registry.load(u.version);
+        if (loaded.vocabularyHash !== u.vocabularyHash)
+          throw new Error(`registry version ${u.version} has vocabulary ${loaded.vocabularyHash.slice(0, 12)}…, the announcement says ${u.vocabularyHash.slice(0, 12)}…`);
+        this.log(`model-updates: loading ${name} (${loaded.itemIds.length} items) off the hot path`);
+        return prepareModel(this.config, loaded.weights, loaded.itemIds, name, this.log, modelStamp(loaded));
+      },
+      this.policy,
+    );
   }
 }

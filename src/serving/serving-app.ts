@@ -278,7 +278,9 @@ export class ServingApp {
     try {
       const report = await this.batcher.betweenBatches(() => rec.swapModel(next, policy));
       this.events.emit('modelSwapped', report);
-      this.log(`model ${report.from} → ${report.to}: ${report.sessions} live sessions ${policy === 're-encode' ? 're-encoded' : policy} in ${report.pauseMs.toFixed(0)} ms (+${report.itemsAdded} / −${report.itemsRemoved} items)`);
+      this.log(
+        `model ${report.from} → ${report.to}: ${report.sessions} live sessions ${policy === 're-encode' ? 're-encoded' : policy} in ${report.pauseMs.toFixed(0)} ms (+${report.itemsAdded} / −${report.itemsRemoved} items)`,
+      );
       return report;
     } catch (e) {
       await next.engine.dispose().catch(() => undefined);

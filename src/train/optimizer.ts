@@ -46,8 +46,7 @@ export class Gru4RecOptimizer {
     const slot = (name: string, kind: 'acc' | 'mom' | 'count', shape: number[]) => {
       const saved = state?.slots[name]?.[kind];
       const size = shape.reduce((a, b) => a * b, 1);
-      if (state && (!saved || saved.length !== size))
-        throw new Error(`optimizer: saved state "${name}.${kind}" holds ${saved?.length ?? 'nothing'}, expected ${size} values`);
+      if (state && (!saved || saved.length !== size)) throw new Error(`optimizer: saved state "${name}.${kind}" holds ${saved?.length ?? 'nothing'}, expected ${size} values`);
       return tf.tidy(() => tf.variable(saved ? tf.tensor(saved, shape) : tf.zeros(shape), false));
     };
     for (const [name, p] of Object.entries(params)) {

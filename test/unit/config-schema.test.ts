@@ -95,7 +95,7 @@ test('model.kind registry needs no model.path; the new sections are required and
     [(r) => delete r.registry, 'config: registry: is required'],
     [(r) => (r.registry.path = ''), 'config: registry.path: expected a directory path, got ""'],
     [(r) => (r.model.kind = 'onnx'), 'config: model.kind: expected one of cooccurrence | gru4rec | registry, got "onnx"'],
-    [(r) => (r.train.gateMargin = 2), 'config: train.gateMargin: expected a number in [-1, 1], got 2'],
+    [(r) => (r.train.gateMargin = 2), 'config: train.gateMargin: expected a number in [0, 1], got 2'],
     [(r) => (r.train.windowEvents = 0), 'config: train.windowEvents: expected an integer in [1, 9007199254740991], got 0'],
     [(r) => (r.train.preset = ' '), 'config: train.preset: expected a preset name, got " "'],
     [
@@ -117,12 +117,12 @@ test('the new fields take environment overrides like the others', () => {
   const cfg = loadConfig(DEFAULT_TOPOLOGY, {
     STREAMREC_MODEL__KIND: 'registry',
     STREAMREC_REGISTRY__PATH: '/var/lib/streamrec/registry',
-    STREAMREC_TRAIN__GATE_MARGIN: '-0.01',
+    STREAMREC_TRAIN__GATE_MARGIN: '0.01',
     STREAMREC_TOPICS__MODEL_UPDATES__NAME: 'updates',
   });
   assert.equal(cfg.model.kind, 'registry');
   assert.equal(cfg.registry.path, '/var/lib/streamrec/registry');
-  assert.equal(cfg.train.gateMargin, -0.01);
+  assert.equal(cfg.train.gateMargin, 0.01);
   assert.equal(cfg.topics.modelUpdates.name, 'updates');
 });
 

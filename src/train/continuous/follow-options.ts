@@ -13,7 +13,7 @@ export interface FollowOptions {
   itemTtlEvents: number;
   /** Events of the held-out window that scores a candidate against the serving version. */
   gateWindowEvents: number;
-  /** A candidate is promoted when its Recall@20 ≥ serving's − gateMargin. */
+  /** A candidate is promoted when its Recall@20 ≥ serving's − gateMargin (so a negative margin demands an improvement). */
   gateMargin: number;
   /** Events between checkpoints (taken at the first window boundary past it). */
   checkpointEveryEvents: number;
@@ -43,8 +43,8 @@ export function followOptions(overrides: Partial<FollowOptions> = {}): FollowOpt
   int('itemTtlEvents', 1);
   int('gateWindowEvents', 2);
   int('checkpointEveryEvents', 1);
-  if (typeof o.gateMargin !== 'number' || !Number.isFinite(o.gateMargin) || o.gateMargin < 0 || o.gateMargin > 1)
-    throw new ConfigError('train.gateMargin', `expected a number in [0, 1], got ${String(o.gateMargin)}`);
+  if (typeof o.gateMargin !== 'number' || !Number.isFinite(o.gateMargin) || o.gateMargin < -1 || o.gateMargin > 1)
+    throw new ConfigError('train.gateMargin', `expected a number in [-1, 1], got ${String(o.gateMargin)}`);
   if (typeof o.preset !== 'string' || o.preset === '') throw new ConfigError('train.preset', `expected a preset name, got ${String(o.preset)}`);
   return o;
 }

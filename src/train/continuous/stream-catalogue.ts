@@ -157,7 +157,7 @@ export class StreamCatalogue {
    * knew but the stream has not shown yet can still be a negative), 0 for expired rows, which
    * are never drawn.
    */
-  support(out = new Float64Array(this.ids.length)): Float64Array {
+  support(out: Float64Array = new Float64Array(this.ids.length)): Float64Array {
     for (let i = 0; i < this.ids.length; i++) out[i] = this.expiredFlag[i] ? 0 : this.counts[i] + 1;
     return out;
   }

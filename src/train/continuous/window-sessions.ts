@@ -55,6 +55,7 @@ export class WindowSessions {
    * the carry is updated with each session's last item and sessions idle past carryEvents close.
    */
   take(now: number): SessionData {
+    for (const [key, c] of this.open) if (c.at < now - this.carryEvents) this.open.delete(key);
     const nS = this.keys.length;
     const len = new Int32Array(nS);
     const carried = new Int32Array(nS).fill(-1);
@@ -76,7 +77,6 @@ export class WindowSessions {
     const times = new Float64Array(items.length);
     for (let i = 0; i < times.length; i++) times[i] = i;
     for (let s = 0; s < nS; s++) this.open.set(this.keys[s], { item: items[offsets[s + 1] - 1], at: now });
-    for (const [key, c] of this.open) if (c.at < now - this.carryEvents) this.open.delete(key);
     const data: SessionData = { sessionIds: this.keys, offsets, items, times };
     this.keys = [];
     this.windowSession.clear();
