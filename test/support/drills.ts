@@ -65,6 +65,7 @@ export function clickWave(sessions: number, to: number, from = 0): ClickEvent[] 
   return out;
 }
 
+/** Produces `msgs`, at `rate` records/s when given (the drills that act on processes stretch the stream over the faults). */
 async function produce(cfg: StreamrecConfig, msgs: Message[], rate = 0): Promise<void> {
   const producer = createKafka(cfg, '-drill-producer').producer();
   await producer.connect();
@@ -378,7 +379,7 @@ export async function repeatedKillDrill(sessions: number, events: number, kills:
   await Promise.all([a.ready, b.ready]);
   const msgs = encodeAll(cfg, evs);
   let done = false;
-  const producing = produce(cfg, msgs, 150).then(() => void (done = true));
+  const producing = produce(cfg, msgs, msgs.length / (kills * 6 + 4)).then(() => void (done = true));
   const faultAt = Date.now();
   let killsDone = 0;
   for (let k = 0; k < kills && !done; k++) {
@@ -409,7 +410,7 @@ export async function rollingRestartDrill(sessions: number, events: number): Pro
   await Promise.all(procs.map((p) => p.ready));
   const msgs = encodeAll(cfg, evs);
   let done = false;
-  const producing = produce(cfg, msgs, 400).then(() => void (done = true));
+  const producing = produce(cfg, msgs, msgs.length / 14).then(() => void (done = true));
   const faultAt = Date.now();
   const exitCodes: Array<number | null> = [];
   for (let i = 0; i < procs.length; i++) {
@@ -450,7 +451,8 @@ export async function slowInstanceDrill(sessions: number, events: number, stallM
   let stalls = 0;
   let faultAt = 0;
   engine.step = async (...a: unknown[]) => {
-    if (++calls % 25 === 0 && stalls < 2) {
+    calls++;
+    if ((calls === 3 || calls === 8) && stalls < 2) {
       stalls++;
       faultAt ||= Date.now();
       await new Promise((r) => setTimeout(r, stallMs));
@@ -461,7 +463,7 @@ export async function slowInstanceDrill(sessions: number, events: number, stallM
   slow.app.events.on('batchAborted', (b) => void (/not committing/.test(b.reason) && guardAborts++));
   await Promise.all([slow.app.start(), fast.app.start()]);
   const msgs = encodeAll(cfg, evs);
-  await produce(cfg, msgs, 1000);
+  await produce(cfg, msgs, msgs.length / 10);
   await waitFor(() => slow.app.stats.eventsIn + fast.app.stats.eventsIn >= msgs.length, 180_000, 'slow-instance drill served');
   const alive = slow.app.health().alive && fast.app.health().alive;
   await Promise.all([slow.app.stop(), fast.app.stop()]);
