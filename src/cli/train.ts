@@ -12,13 +12,12 @@ import { ingestLimits } from '../ingest/click-decoder.ts';
 import { makeCodecs } from '../ingest/codec.ts';
 import { loadConfig } from '../config/config.ts';
 import { createKafka } from '../kafka/client.ts';
-import type { Gru4RecWeights } from '../model/weights.ts';
 import { ConfigError, UsageError } from '../errors/errors.ts';
 import { readCheckpoint } from '../train/continuous/checkpoint-file.ts';
 import { followClicks } from '../train/continuous/click-follower.ts';
 import { followOptions } from '../train/continuous/follow-options.ts';
 import { RegistryTarget } from '../train/continuous/registry-target.ts';
-import { StreamTrainer, type WindowReport } from '../train/continuous/stream-trainer.ts';
+import { type StartingModel, StreamTrainer, type WindowReport } from '../train/continuous/stream-trainer.ts';
 
 export interface TrainCliOptions {
   data: string;
@@ -91,7 +90,8 @@ export interface TrainFollowCliOptions {
 /**
  * `streamrec train --follow`: the continuous trainer. Resumes from its checkpoint when there is
  * one (weights, optimizer, catalogue and the clicks offsets after the last trained event), else
- * starts from --from-model or the registry's promoted version; then fine-tunes window by window
+ * starts from --from-model (reading the topic from the beginning) or the registry's promoted
+ * version (reading from its trainingOffsets, where its training stopped); then fine-tunes window by window
  * until SIGTERM, when it trains what it has buffered, checkpoints and exits 0. One log line per window.
  */
 export async function runTrainFollow(o: TrainFollowCliOptions): Promise<void> {
@@ -112,7 +112,8 @@ export async function runTrainFollow(o: TrainFollowCliOptions): Promise<void> {
   } else {
     const start = await startingModel(registry, o.fromModel);
     trainer = new StreamTrainer(trainerOptions, start);
-    log(`starting from ${start.from}: ${start.itemIds.length} items; checkpoints in ${checkpointDir}`);
+    const at = start.offsets ? `at its training offsets ${JSON.stringify(start.offsets)}` : 'at the beginning of the topic';
+    log(`starting from ${start.from} ${at}: ${start.itemIds.length} items; checkpoints in ${checkpointDir}`);
   }
   log(
     `following ${cfg.topics.clicks.name} as ${cfg.groups.trainer} on ${backend}: windows of ${options.windowEvents} events, gate ${options.gateWindowEvents} (margin ${options.gateMargin}), preset ${options.preset}`,
@@ -148,7 +149,13 @@ export async function runTrainFollow(o: TrainFollowCliOptions): Promise<void> {
   }
 }
 
-async function startingModel(registry: ModelRegistry, fromModel: string | undefined): Promise<{ weights: Gru4RecWeights; itemIds: string[]; parent: number | null; from: string }> {
+/**
+ * The model a trainer without a checkpoint starts from. A registry version brings the clicks
+ * offsets it was trained up to (version.json trainingOffsets), and the trainer starts reading
+ * there: re-training on history the version has already learnt would only overfit it. A model
+ * directory has no such record, so its trainer reads the topic from the beginning.
+ */
+export async function startingModel(registry: ModelRegistry, fromModel: string | undefined): Promise<StartingModel & { from: string }> {
   if (fromModel) {
     const m = await loadModel(fromModel);
     return { weights: m.weights, itemIds: m.itemIds, parent: null, from: fromModel };
@@ -156,7 +163,8 @@ async function startingModel(registry: ModelRegistry, fromModel: string | undefi
   const version = await registry.current();
   if (version === null) throw new UsageError(`train --follow: the registry ${registry.root} has no promoted version; pass --from-model <dir>`);
   const m = await registry.load(version);
-  return { weights: m.weights, itemIds: m.itemIds, parent: version, from: `registry version ${version}` };
+  const offsets = m.info.trainingOffsets;
+  return { weights: m.weights, itemIds: m.itemIds, parent: version, from: `registry version ${version}`, ...(offsets ? { offsets } : {}) };
 }
 
 /** One line per window: events, loss, events/s, the catalogue, and the gate's scores and decision. */

@@ -11,8 +11,10 @@ export function attachStats(events: ServingEvents, topK: number): ServingStats {
   events.on('batchCommitted', (b) => {
     for (let i = 0; i < b.inputs.length; i++) {
       const o = b.outcomes[i];
-      if (!o.ok) continue;
+      // A click on an item the model does not know is still a target (a miss): leaving it out
+      // would flatter a model whose catalogue falls behind the stream.
       stats.quality.observe(b.inputs[i].sessionId, b.inputs[i].itemId);
+      if (!o.ok) continue;
       stats.quality.emitted(b.inputs[i].sessionId, o.itemIds);
       stats.latency.record(b.latencyMs[i]);
       stats.recentLatency.record(b.latencyMs[i]);

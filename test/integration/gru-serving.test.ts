@@ -1,6 +1,5 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import type { Message } from 'kafkajs';
 import { collect, testConfig, waitFor } from '../support/kafka.ts';
 import { TEST_ARCH, testItemIds } from '../support/serve-child.ts';
@@ -8,7 +7,7 @@ import { createKafka } from '../../src/kafka/client.ts';
 import { makeCodecs, type ClickEvent, type Recommendation } from '../../src/ingest/codec.ts';
 import { ServingApp } from '../../src/serving/serving-app.ts';
 import { buildGru4RecRecommender } from '../../src/serving/create-recommender.ts';
-import { clickWave } from '../support/drills.ts';
+import { childServer, clickWave } from '../support/drills.ts';
 import { syntheticWeights } from '../support/synthetic-weights.ts';
 import type { StreamrecConfig } from '../../src/config/config.ts';
 
@@ -107,38 +106,7 @@ test('rebalance: a second process takes partitions over with their session state
   assert.match(letters.find((l) => l.errorKind === 'UNKNOWN_ITEM')!.reason, /brand-new-item/);
 });
 
-function child(cfg: StreamrecConfig, instance: string): { proc: ChildProcess; served: () => number; restored: () => number; ready: Promise<void> } {
-  const env = {
-    ...process.env,
-    SERVE_INSTANCE: instance,
-    STREAMREC_TOPICS__CLICKS__NAME: cfg.topics.clicks.name,
-    STREAMREC_TOPICS__RECOMMENDATIONS__NAME: cfg.topics.recommendations.name,
-    STREAMREC_TOPICS__DEAD_LETTER__NAME: cfg.topics.deadLetter.name,
-    STREAMREC_TOPICS__SESSION_CHANGELOG__NAME: cfg.topics.sessionChangelog.name,
-    STREAMREC_GROUPS__SERVING: cfg.groups.serving,
-    STREAMREC_SERVING__BATCH__MAX_SIZE: '32',
-  };
-  const proc = spawn(process.execPath, ['--import', 'tsx', new URL('../support/serve-child.ts', import.meta.url).pathname], { env, stdio: ['ignore', 'pipe', 'inherit'] });
-  let served = 0;
-  let restored = 0;
-  let onReady!: () => void;
-  const ready = new Promise<void>((r) => (onReady = r));
-  let buf = '';
-  proc.stdout!.on('data', (d: Buffer) => {
-    buf += d.toString();
-    let nl: number;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
-      if (line === 'ready') onReady();
-      const m = /^served (\d+)$/.exec(line);
-      if (m) served = Number(m[1]);
-      const r = /restored (\d+) changelog records/.exec(line);
-      if (r) restored += Number(r[1]);
-    }
-  });
-  return { proc, served: () => served, restored: () => restored, ready };
-}
+const child = (cfg: StreamrecConfig, instance: string) => childServer(cfg, instance);
 
 test('SIGKILL mid-stream (3 partitions, 2 processes, exactly-once): one committed recommendation per event, restored states recommend as an uninterrupted run', async () => {
   const all = wave(0, 10);
@@ -159,7 +127,7 @@ test('SIGKILL mid-stream (3 partitions, 2 processes, exactly-once): one committe
   const got = byEvent(cfg, await collect(cfg, cfg.topics.recommendations.name, all.length, { timeoutMs: 120_000, settleMs: 3000 }));
   for (const c of [a, b2]) {
     c.proc.kill('SIGTERM');
-    await new Promise((r) => c.proc.once('exit', r));
+    await c.exited;
   }
   assert.ok(a.restored() + b2.restored() > 0, 'the partitions of the killed process were restored from the changelog');
   assertSameAsReference(got, ref);

@@ -20,10 +20,7 @@ if (process.argv[1]?.endsWith('serve-child.ts')) {
     recommender: rec,
     instanceId: instance,
     sessionTimeoutMs: 6000,
-    log: (l) => {
-      process.stdout.write(l + '\n');
-      process.stderr.write(`[child ${instance}] ${l}\n`);
-    },
+    log: (l) => process.stdout.write(`${l}\n`),
   });
   await app.start();
   process.stdout.write('ready\n');

@@ -51,6 +51,19 @@ export interface WindowReport {
   checkpoint: string | null;
 }
 
+/** Where a trainer without a checkpoint starts: a model, its registry lineage, and how far into the stream it was trained. */
+export interface StartingModel {
+  weights: Gru4RecWeights;
+  itemIds: readonly string[];
+  parent: number | null;
+  /**
+   * Per clicks partition, the next offset the weights were NOT trained on (a registry version's
+   * trainingOffsets). The trainer reads from there, so the history the model already learnt is
+   * not trained on a second time; a partition absent here is read from its beginning.
+   */
+  offsets?: Record<string, string>;
+}
+
 export interface StreamTrainerOptions {
   options: FollowOptions;
   checkpointDir: string;
@@ -98,8 +111,8 @@ export class StreamTrainer {
   private sinceCheckpoint = 0;
   private supportBuf: Float64Array;
 
-  /** A trainer starting from `weights` (nothing consumed yet), or resuming a checkpoint. */
-  constructor(o: StreamTrainerOptions, start: { weights: Gru4RecWeights; itemIds: readonly string[]; parent: number | null } | TrainerCheckpoint) {
+  /** A trainer starting from a model (at its training offsets, if it has them), or resuming a checkpoint. */
+  constructor(o: StreamTrainerOptions, start: StartingModel | TrainerCheckpoint) {
     this.o = o;
     const { options } = o;
     const catalogueOptions = { minItemCount: options.minItemCount, itemTtlEvents: options.itemTtlEvents, halfLifeEvents: 10 * options.windowEvents };
@@ -118,6 +131,9 @@ export class StreamTrainer {
     } else {
       this.config = followConfig(options.preset, start.weights.arch);
       this.catalogue = StreamCatalogue.ofModel(start.itemIds, catalogueOptions);
+      for (const [p, off] of Object.entries(start.offsets ?? {})) this.positions.set(Number(p), Number(off));
+      // Until a window is trained, the model is what it started as: trained up to these offsets.
+      this.candidateOffsets = this.offsets();
       this.parent = start.parent;
       this.phase = 'train';
       this.events = 0;
