@@ -1,13 +1,19 @@
 /**
  * `streamrec demo`: everything through a real Kafka broker.
  *  1. history: the rsc15-100k training days are published to the clicks topic;
- *  2. trainer: reads that history back from the topic, trains GRU4Rec, writes a model directory;
- *  3. serving: the trained model serves the clicks topic from the end of the history, while the
- *     test day is replayed as a live stream; a live line shows events/s, online Recall@20 / MRR@20
- *     (prequential: was the next click in the list emitted before it?) and end-to-end latency.
- * Stops by itself when every live event has its recommendation, or on Ctrl-C.
- * With --model cooccurrence there is no training phase: the online co-occurrence model learns
- * from the whole replay (training days, then test day) as it serves.
+ *  2. trainer: reads that history back from the topic, trains GRU4Rec, and publishes it as
+ *     version 1 of a fresh demo registry, recording the clicks offsets it was trained up to;
+ *  3. serving: version 1 serves the clicks topic from the end of the history, while the test day
+ *     is replayed as a live stream; a live line shows the serving version, events/s, online
+ *     Recall@20 / MRR@20 (prequential: was the next click in the list emitted before it?) and
+ *     end-to-end latency;
+ *  4. side by side, the continuous trainer (`streamrec train --follow`, a child process) reads the
+ *     live day from where version 1's training stopped, fine-tunes in small windows and promotes
+ *     the candidates its gate passes; serving follows model-updates and hot-swaps each one (one
+ *     line per promotion). The summary gives online Recall@20 / MRR@20 per version.
+ * Stops by itself when every live event has its recommendation, or on Ctrl-C. --no-trainer
+ * serves version 1 frozen. With --model cooccurrence there is no training phase: the online
+ * co-occurrence model learns from the whole replay (training days, then test day) as it serves.
  */
 import { join } from 'node:path';
 import { existsSync, mkdirSync } from 'node:fs';
@@ -17,15 +23,22 @@ import { createKafka, ensureTopics } from '../kafka/client.ts';
 import { makeCodecs, type ClickEvent } from '../ingest/codec.ts';
 import { clicksInTimeOrder, replayClicks } from '../ingest/replay.ts';
 import { loadSessionTsv, sharedDataDir } from '../data/sessions.ts';
+import { readFile } from 'node:fs/promises';
 import { ServingApp } from '../serving/serving-app.ts';
-import { buildGru4RecRecommender } from '../serving/create-recommender.ts';
+import { createRecommender } from '../serving/create-recommender.ts';
 import { CooccurrenceRecommender } from '../serving/cooccurrence-recommender.ts';
+import type { SwapReport } from '../serving/gru4rec-recommender.ts';
+import { ModelFollower } from '../serving/model-follower.ts';
 import type { Recommender } from '../serving/recommender.ts';
 import { loadClickHistory } from '../train/topic-history.ts';
 import { trainGru4Rec } from '../train/trainer.ts';
 import { gru4recPreset } from '../model/gru4rec-config.ts';
 import { initBackend } from '../model/backend.ts';
-import { saveModel } from '../registry/model-file.ts';
+import { ModelRegistry } from '../registry/model-registry.ts';
+import { ModelUpdatesFollower } from '../registry/model-updates.ts';
+import { type GateRecord, parseVersionJson, VERSION_JSON } from '../registry/version-json.ts';
+import { DemoTrainer, parseGateLine } from './demo-trainer.ts';
+import { QualityByVersion, type VersionQuality } from './demo-version-quality.ts';
 
 export interface DemoOptions {
   rate: number;
@@ -35,6 +48,20 @@ export interface DemoOptions {
   model: 'gru4rec' | 'cooccurrence';
   epochs: number;
   preset: string;
+  /** Run the continuous trainer beside serving (default true; gru4rec only). */
+  trainer?: boolean;
+  /** The trainer's training window in events (default 2,000); its gate window is half of it. */
+  followWindow?: number;
+}
+
+/** One promotion the demo saw swapped in. */
+export interface DemoPromotion {
+  version: string;
+  /** Seconds into the live replay. */
+  at: number;
+  gate: GateRecord | null;
+  pauseMs: number;
+  sessions: number;
 }
 
 export interface DemoSummary {
@@ -53,7 +80,18 @@ export interface DemoSummary {
   latencyP50Ms: number;
   latencyP99Ms: number;
   deadLetters: number;
+  /** Promotions swapped in during the live replay, and the quality of each version that served. */
+  promotions: DemoPromotion[];
+  versions: VersionQuality[];
 }
+
+export const DEFAULT_FOLLOW_WINDOW = 2000;
+
+/**
+ * ServingApp's own line for a swap or a refusal: the demo prints one line per promotion itself
+ * (with the gate's scores, which serving does not know), so these are not printed twice.
+ */
+const SERVING_SWAP_LOG = /^serving \S+: model \S+ (→|refused)/;
 
 const say = (s: string) => process.stderr.write(s + '\n');
 
@@ -65,9 +103,14 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
   const dir = join(o.dataDir ?? sharedDataDir(), 'rsc15-100k');
   if (!existsSync(join(dir, 'train_full.tsv')))
     throw new DataFileError(join(dir, 'train_full.tsv'), 'demo data not found (set SHARED_DATA_DIR to the folder holding rsc15-100k/)', { missing: true });
+  const followWindow = o.followWindow ?? DEFAULT_FOLLOW_WINDOW;
+  if (!Number.isSafeInteger(followWindow) || followWindow < 4) throw new UsageError(`--follow-window: expected an integer ≥ 4, got ${followWindow}`);
+  const withTrainer = o.model === 'gru4rec' && (o.trainer ?? true);
   const abort = new AbortController();
+  let interrupted = false;
   const onSigint = () => {
     say('\ndemo: stopping…');
+    interrupted = true;
     abort.abort();
   };
   process.once('SIGINT', onSigint);
@@ -78,8 +121,12 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
     broker = await (await loadLocalBroker()).startLocalBroker();
     env.KAFKA_BROKERS = broker.brokers;
   }
-  // Fresh topics and groups per run, so a demo against a shared cluster never mixes with old data.
-  const config = namespaced(loadConfig(o.topology, env), `demo-${Date.now().toString(36)}`);
+  // Fresh topics, groups and registry per run, so a demo never mixes with old data or versions.
+  const runId = `demo-${Date.now().toString(36)}`;
+  const runDir = join(new URL('../../', import.meta.url).pathname, '.streamrec', runId);
+  const config = namespaced(loadConfig(o.topology, env), runId);
+  config.registry = { path: join(runDir, 'registry') };
+  config.model = { ...config.model, kind: 'registry' };
   const kafka = createKafka(config, '-demo');
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   const codec = makeCodecs(config.wireFormat).click;
@@ -101,9 +148,16 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
     latencyP50Ms: 0,
     latencyP99Ms: 0,
     deadLetters: 0,
+    promotions: [],
+    versions: [],
   };
   let app: ServingApp | null = null;
+  let trainer: DemoTrainer | null = null;
+  let follower: ModelFollower | null = null;
   let ticker: NodeJS.Timeout | undefined;
+  const quality = new QualityByVersion(config.serving.topK, config.serving.sessions.maxSessions);
+  let t0 = performance.now();
+  const elapsed = () => `[${((performance.now() - t0) / 1000).toFixed(0).padStart(4)}s]`;
   try {
     const admin = kafka.admin();
     await admin.connect();
@@ -112,12 +166,15 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
     let recommender: Recommender;
     let live: Iterable<ClickEvent>;
     let liveTotal: number;
+    const registry = new ModelRegistry(config.registry.path);
     if (o.model === 'gru4rec') {
       summary.historyEvents = await replayClicks(producer, codec, clicksInTimeOrder(train.data, train.index), { topic: config.topics.clicks.name, rate: 0, signal: abort.signal });
       say(`demo: published ${fmt(summary.historyEvents)} history clicks (rsc15-100k training days) to ${config.topics.clicks.name}`);
       // Serving starts where the history ends: its group's offsets are set before it joins.
+      // The same positions are version 1's trainingOffsets, where the continuous trainer starts.
       const ends = await admin.fetchTopicOffsets(config.topics.clicks.name);
       await admin.setOffsets({ groupId: config.groups.serving, topic: config.topics.clicks.name, partitions: ends.map((p) => ({ partition: p.partition, offset: p.high })) });
+      const trainingOffsets = Object.fromEntries(ends.map((p) => [String(p.partition), p.high]));
       const trainerKafka = createKafka(config, '-trainer');
       const history = await loadClickHistory(trainerKafka, config.topics.clicks.name, codec);
       const gru = gru4recPreset(o.preset, { nEpochs: o.epochs });
@@ -137,14 +194,41 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
       });
       summary.trainSeconds = stats.seconds;
       summary.trainEventsPerSec = stats.eventsPerSec;
-      const version = `gru4rec-demo-${Date.now().toString(36)}`;
-      const modelDir = join(new URL('../../', import.meta.url).pathname, '.streamrec', 'models', version);
-      mkdirSync(modelDir, { recursive: true });
       const weights = model.toWeights();
       model.dispose();
-      await saveModel(modelDir, { weights, itemIds: history.index.ids, config: gru, version });
-      say(`trainer: ${stats.epochs} epochs in ${stats.seconds.toFixed(1)} s (${fmt(stats.eventsPerSec)} events/s); model ${version} → ${modelDir}`);
-      recommender = await buildGru4RecRecommender(config, weights, history.index.ids, version, say);
+      // Ctrl-C during training: a clean stop, not a failure (exit 0, like a stop while serving).
+      if (abort.signal.aborted) return stoppedEarly(summary);
+      const v1 = await registry.publish({ weights, itemIds: history.index.ids, config: gru, parent: null, trainingOffsets });
+      await registry.promote(v1.version);
+      say(
+        `trainer: ${stats.epochs} epochs in ${stats.seconds.toFixed(1)} s (${fmt(stats.eventsPerSec)} events/s); published and promoted version ${v1.version} → ${v1.dir} ` +
+          `(trained up to offsets ${JSON.stringify(trainingOffsets)})`,
+      );
+      if (withTrainer) {
+        const gateWindow = Math.max(2, Math.round(followWindow / 2));
+        const logFile = join(runDir, 'trainer.log');
+        mkdirSync(runDir, { recursive: true });
+        trainer = new DemoTrainer({
+          env,
+          config,
+          topology: o.topology,
+          windowEvents: followWindow,
+          gateWindowEvents: gateWindow,
+          checkpointDir: join(runDir, 'trainer-checkpoint'),
+          logFile,
+          onLine: (line) => {
+            const g = parseGateLine(line);
+            if (g && !g.passed)
+              say(
+                `${elapsed()} trainer: gate window ${g.window} rejected its candidate (Recall@20 ${g.candidateRecall.toFixed(3)} vs serving ${g.servingRecall?.toFixed(3) ?? '-'} on ${fmt(g.targets)} targets); serving stays`,
+              );
+          },
+        });
+        say(
+          `trainer: continuous trainer started beside serving (windows of ${fmt(followWindow)} events, gate ${fmt(gateWindow)}), reading from version 1's offsets; log → ${logFile}`,
+        );
+      }
+      recommender = await createRecommender(config, say);
       live = clicksInTimeOrder(test.data, train.index);
       liveTotal = test.data.items.length;
     } else {
@@ -156,18 +240,39 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
       liveTotal = train.data.items.length + test.data.items.length;
     }
     await admin.disconnect();
-    if (abort.signal.aborted) throw new Error('stopped before serving');
+    if (abort.signal.aborted) return stoppedEarly(summary);
     summary.model = recommender.version;
-    const server = new ServingApp({ config, recommender, instanceId: '0' });
+    const server = new ServingApp({ config, recommender, instanceId: '0', log: (line) => SERVING_SWAP_LOG.test(line) || say(line) });
     app = server;
+    // Per-version quality: a batch is served by one version (swaps happen between batches), the
+    // one current when its batchCommitted is told.
+    server.events.on('batchCommitted', (b) => {
+      const version = recommender.version;
+      for (let i = 0; i < b.inputs.length; i++) {
+        const out = b.outcomes[i];
+        if (out.ok) quality.record(version, b.inputs[i].sessionId, b.inputs[i].itemId, out.itemIds);
+      }
+    });
+    server.events.on('modelSwapped', (r) => void reportPromotion(registry, r, (performance.now() - t0) / 1000, elapsed()).then((p) => summary.promotions.push(p)));
+    server.events.on('swapRefused', (r) => say(`${elapsed()} demo: version ${r.version} refused, still serving ${recommender.version}: ${r.reason}`));
     await server.start();
+    if (trainer) {
+      follower = new ModelFollower(server, registry, new ModelUpdatesFollower(kafka, config.topics.modelUpdates.name, say), config, () => recommender.version);
+      await follower.start();
+      // Replaying before the trainer consumes would only make it trail further behind serving.
+      await trainer.ready(60_000).catch((e: Error) => {
+        say(`demo: ${e.message}\ndemo: going on without the trainer; ${recommender.version} serves frozen`);
+      });
+    }
     const total = Math.min(o.limit ?? Infinity, liveTotal);
     say(
-      `demo: replaying ${fmt(total)} clicks live at ${o.rate > 0 ? fmt(o.rate) + '/s' : 'full speed'} → ${config.topics.clicks.name} (${config.topics.clicks.partitions} partitions); serving ${recommender.version}, ${config.serving.delivery}`,
+      `demo: replaying ${fmt(total)} clicks live at ${o.rate > 0 ? fmt(o.rate) + '/s' : 'full speed'} → ${config.topics.clicks.name} (${config.topics.clicks.partitions} partitions); serving ${recommender.version}, ${config.serving.delivery}` +
+        (trainer?.running ? ', continuous trainer following' : ''),
     );
-    const t0 = performance.now();
+    t0 = performance.now();
     let lastServed = 0;
     let lastT = t0;
+    let trainerReported = false;
     ticker = setInterval(() => {
       const now = performance.now();
       const s = server.stats;
@@ -176,11 +281,15 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
       lastT = now;
       const w = s.quality.takeWindow();
       say(
-        `[${((now - t0) / 1000).toFixed(0).padStart(4)}s] produced ${fmt(summary.produced).padStart(7)}  served ${fmt(s.eventsIn).padStart(7)}  ${fmt(rate).padStart(6)} ev/s  ` +
+        `${elapsed()} produced ${fmt(summary.produced).padStart(7)}  served ${fmt(s.eventsIn).padStart(7)} by ${recommender.version.padEnd(3)} ${fmt(rate).padStart(6)} ev/s  ` +
           `Recall@20 ${s.quality.recall.toFixed(3)} (last 1s ${w.recall.toFixed(3)})  MRR@20 ${s.quality.mrr.toFixed(3)}  ` +
           `latency p50 ${s.recentLatency.quantile(0.5).toFixed(1)} ms p99 ${s.recentLatency.quantile(0.99).toFixed(1)} ms  dead-letter ${Object.values(s.deadLetters).reduce((a, b) => a + b, 0)}`,
       );
       s.recentLatency.reset();
+      if (trainer && !trainer.running && !trainerReported && !abort.signal.aborted) {
+        trainerReported = true;
+        say(`demo: the continuous trainer stopped on its own; ${recommender.version} goes on serving. Its last lines:\n${trainer.lastLines()}`);
+      }
     }, 1000);
     summary.produced = await replayClicks(producer, codec, live, {
       topic: config.topics.clicks.name,
@@ -195,7 +304,12 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
     if (ticker) clearInterval(ticker);
     process.removeListener('SIGINT', onSigint);
     await producer.disconnect().catch(() => undefined);
+    // The trainer stops first: its last window is trained and checkpointed while serving stops.
+    const trainerExit = trainer?.stop({ alreadySignalled: interrupted });
+    await follower?.stop().catch((e) => say(`demo: model-updates follower stop failed: ${(e as Error).message}`));
     await app?.stop().catch((e) => say(`demo: serving stop failed: ${(e as Error).message}`));
+    const code = await trainerExit;
+    if (trainer && code !== 0) say(`demo: the continuous trainer exited with ${code ?? 'a signal'}; its last lines:\n${trainer.lastLines()}`);
     if (broker) await broker.stop();
   }
   const s = app!.stats;
@@ -208,13 +322,53 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
     latencyP50Ms: s.latency.quantile(0.5),
     latencyP99Ms: s.latency.quantile(0.99),
     deadLetters: Object.values(s.deadLetters).reduce((a, b) => a + b, 0),
+    versions: quality.rows(),
   });
   say(
     `demo: done. ${fmt(summary.served)} of ${fmt(summary.produced)} live events served in ${summary.seconds.toFixed(1)} s (${fmt(summary.eventsPerSec)} ev/s end to end); ` +
       `online Recall@20 ${summary.recallAt20.toFixed(4)}, MRR@20 ${summary.mrrAt20.toFixed(4)} over ${fmt(summary.targets)} next-click targets; ` +
       `latency p50 ${summary.latencyP50Ms.toFixed(1)} ms, p99 ${summary.latencyP99Ms.toFixed(1)} ms`,
   );
+  if (withTrainer || summary.versions.length > 1) {
+    say(`demo: ${summary.promotions.length} promotion${summary.promotions.length === 1 ? '' : 's'} swapped in; online quality by the version that emitted the list:`);
+    for (const line of versionLines(summary.versions)) say(line);
+  }
   return summary;
+}
+
+function stoppedEarly(summary: DemoSummary): DemoSummary {
+  say('demo: stopped before serving started');
+  return summary;
+}
+
+/** Reads the gate's scores of a swapped-in version from the registry and prints its one promotion line. */
+async function reportPromotion(registry: ModelRegistry, r: SwapReport, at: number, stamp: string): Promise<DemoPromotion> {
+  const n = Number(r.to.slice(1));
+  let gate: GateRecord | null = null;
+  if (r.to.startsWith('v') && Number.isInteger(n)) {
+    const path = join(registry.dirOf(n), VERSION_JSON);
+    gate = parseVersionJson(await readFile(path).catch(() => Buffer.from('{}')), path).gate ?? null;
+  }
+  const p: DemoPromotion = { version: r.to, at, gate, pauseMs: r.pauseMs, sessions: r.sessions };
+  say(`${stamp} ${promotionLine(p, r.from)}`);
+  return p;
+}
+
+/** One line per promotion: the version, what its gate measured, and what the swap cost serving. */
+export function promotionLine(p: DemoPromotion, from: string): string {
+  const g = p.gate;
+  const gate = g
+    ? `gate on ${fmt(g.window)} held-out targets: candidate Recall@20 ${g.candidate.recall.toFixed(3)} vs serving ${g.serving ? g.serving.recall.toFixed(3) : '-'}`
+    : 'no gate record';
+  return `promoted ${p.version} (${gate}) → swapped in for ${from}: pause ${p.pauseMs.toFixed(0)} ms, ${fmt(p.sessions)} sessions re-encoded`;
+}
+
+/** The summary's table: one line per version that served, in serving order. */
+export function versionLines(rows: readonly VersionQuality[]): string[] {
+  return rows.map(
+    (r) =>
+      `  ${r.version.padEnd(4)} served ${fmt(r.events).padStart(6)} events  Recall@20 ${r.recall.toFixed(4)}  MRR@20 ${r.mrr.toFixed(4)}  over ${fmt(r.targets).padStart(6)} targets`,
+  );
 }
 
 /**

@@ -77,6 +77,7 @@ export class Gru4RecRecommender implements StatefulRecommender {
   private exclude: ExcludeLists | undefined;
   private fallback: { itemIds: string[]; scores: number[] } | null = null;
   private lock: Promise<void> = Promise.resolve();
+  private reencodeBuf = new Int32Array(0);
 
   constructor(
     engine: InferenceEngine,
@@ -135,12 +136,15 @@ export class Gru4RecRecommender implements StatefulRecommender {
       const n = this.store.liveSlots(live);
       if (policy === 'keep' && sameLayout) {
         this.store.resetStampOnly(next.stamp);
+        this.changelog.markDirtySlots(live, n);
       } else {
-        const histories = this.readHistories(live, n);
         this.store.resetHiddenStates(next.engine.hiddenSizes, next.stamp ?? this.store.stamp);
-        if (policy === 're-encode') await this.replay(live, n, histories);
+        // Re-encoding is lazy: a session's history is replayed when its next click arrives (in
+        // that batch, before its step) or by reencodeSome between batches, whichever comes
+        // first, so the swap itself holds serving for O(sessions) bookkeeping, not O(history) steps.
+        if (policy === 're-encode') this.store.markAllForReencode();
+        else this.changelog.markDirtySlots(live, n);
       }
-      this.changelog.markDirtySlots(live, n);
       if (oldEngine !== next.engine) await oldEngine.dispose();
       return { from, to: next.version, sessions: n, pauseMs: performance.now() - started, itemsRemoved, itemsAdded };
     });
@@ -183,6 +187,7 @@ export class Gru4RecRecommender implements StatefulRecommender {
       n++;
     }
     if (n === 0) return;
+    if (store.reencodePending > 0) await this.reencodeTouched(n);
     const steps = this.planner.plan(this.slots, n, this.perm, this.stepStart);
     for (let s = 0; s < steps; s++) {
       for (let a = this.stepStart[s]; a < this.stepStart[s + 1]; a += this.maxBatch) {
@@ -255,6 +260,34 @@ export class Gru4RecRecommender implements StatefulRecommender {
       if (n > 0) await this.replay(slots, n, this.readHistories(slots, n));
       return n;
     });
+  }
+
+  /** Sessions of this batch still waiting for re-encoding get it now, before their step (their history excludes this batch). */
+  private async reencodeTouched(n: number): Promise<void> {
+    const store = this.store;
+    let m = 0;
+    const pending = this.reencodeBuf.length >= n ? this.reencodeBuf : (this.reencodeBuf = new Int32Array(Math.max(n, 2 * this.reencodeBuf.length)));
+    for (let j = 0; j < n; j++) {
+      const slot = this.slots[j];
+      if (!store.needsReencode(slot)) continue;
+      store.clearReencode(slot);
+      pending[m++] = slot;
+    }
+    if (m > 0) await this.replay(pending, m, this.readHistories(pending, m));
+  }
+
+  /** Re-encodes up to `limit` sessions still waiting after a swap; returns how many remain. */
+  reencodeSome(limit: number): Promise<number> {
+    return this.exclusive(async () => {
+      const slots = new Int32Array(Math.min(limit, this.store.reencodePending));
+      const n = this.store.takeReencodeSlots(slots, limit);
+      if (n > 0) await this.replay(slots, n, this.readHistories(slots, n));
+      return this.store.reencodePending;
+    });
+  }
+
+  get reencodePending(): number {
+    return this.store.reencodePending;
   }
 
   private readHistories(slots: Int32Array, n: number): { items: Int32Array; lengths: Int32Array; longest: number } {

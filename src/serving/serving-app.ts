@@ -278,6 +278,7 @@ export class ServingApp {
     try {
       const report = await this.batcher.betweenBatches(() => rec.swapModel(next, policy));
       this.events.emit('modelSwapped', report);
+      void this.trickleReencode(rec);
       this.log(
         `model ${report.from} → ${report.to}: ${report.sessions} live sessions ${policy === 're-encode' ? 're-encoded' : policy} in ${report.pauseMs.toFixed(0)} ms (+${report.itemsAdded} / −${report.itemsRemoved} items)`,
       );
@@ -286,6 +287,16 @@ export class ServingApp {
       await next.engine.dispose().catch(() => undefined);
       this.refuseSwap(version, e);
       return null;
+    }
+  }
+
+  /**
+   * After a swap, sessions that have not clicked yet are re-encoded in small chunks between
+   * micro-batches (sessions that click are re-encoded in their batch), so no batch waits long.
+   */
+  private async trickleReencode(rec: Gru4RecRecommender): Promise<void> {
+    while (rec.reencodePending > 0 && !this.stopping && !this.fatalError) {
+      await this.batcher.betweenBatches(() => rec.reencodeSome(this.o.maxBatch));
     }
   }
 

@@ -533,22 +533,34 @@ export class SessionStore {
   }
 
   /**
-   * Writes the slots flagged for re-encoding into `dst` (least recently touched
+   * Writes up to `limit` slots flagged for re-encoding into `dst` (least recently touched
    * first) and clears their flags: the caller now owns running their histories
    * through the encoder (and marking them dirty, so the changelog gets records
    * stamped with this model). Returns their number.
    */
-  takeReencodeSlots(dst: Int32Array): number {
-    if (dst.length < this.reencodeCount) throw new RangeError(`dst has ${dst.length} entries, ${this.reencodeCount} sessions await re-encoding`);
+  takeReencodeSlots(dst: Int32Array, limit = dst.length): number {
+    const want = Math.min(limit, this.reencodeCount);
+    if (dst.length < want) throw new RangeError(`dst has ${dst.length} entries, ${want} sessions await re-encoding`);
     let n = 0;
-    for (let slot = this.head; slot !== NONE && n < this.reencodeCount; slot = this.next[slot]) {
+    for (let slot = this.head; slot !== NONE && n < want; slot = this.next[slot]) {
       if (this.reencode[slot] === 1) {
         dst[n++] = slot;
         this.reencode[slot] = 0;
       }
     }
-    this.reencodeCount = 0;
+    this.reencodeCount -= n;
     return n;
+  }
+
+  /** Flags every live session for re-encoding (a model swap that re-encodes lazily). Returns their number. */
+  markAllForReencode(): number {
+    for (let slot = this.head; slot !== NONE; slot = this.next[slot]) this.setReencode(slot, 1);
+    return this.reencodeCount;
+  }
+
+  /** The slot's state was re-encoded by the caller. */
+  clearReencode(slot: number): void {
+    this.setReencode(slot, 0);
   }
 
   /**

@@ -240,3 +240,30 @@ test('hot swap to a new catalogue: removed items leave the histories, new items 
   assert.equal(after[1].ok, false, 'i3 is no longer known');
   await rec.close();
 });
+
+test('a re-encoding swap is lazy: sessions wait flagged and are re-encoded in chunks between batches or by their next click', async () => {
+  const evs = stream();
+  const arch = { nItems: N_ITEMS, embeddingDim: 0, hiddenSizes: [16], constrainedEmbedding: false, useBias: true };
+  const next = syntheticWeights(arch, 12);
+  const rec = await buildGru4RecRecommender(config(), weights, itemIds, 'v1', quiet);
+  await rec.recommendBatch(evs, []);
+  rec.drainChangelog();
+  await rec.swapModel(await prepareModel(config(), next, itemIds, 'v2', quiet));
+  assert.equal(rec.reencodePending, 7, 'every live session waits for re-encoding');
+  assert.equal(rec.drainChangelog().length, 0, 'no zero state reaches the changelog before its re-encoding');
+  assert.equal(await rec.reencodeSome(3), 4);
+  assert.equal(rec.drainChangelog().length, 3, 're-encoded sessions are written back under the new model');
+  const out: RecommendOutcome[] = [];
+  await rec.recommendBatch([click('s6', 2)], out); // s6 may still be flagged: re-encoded in its batch
+  assert.ok(rec.reencodePending <= 3);
+  while ((await rec.reencodeSome(2)) > 0);
+  const straight = await buildGru4RecRecommender(config(), next, itemIds, 'v2', quiet);
+  await straight.recommendBatch([...evs, click('s6', 2)], []);
+  const probe = [click('s0', 8), click('s3', 9), click('s6', 10)];
+  const a: RecommendOutcome[] = [];
+  const b: RecommendOutcome[] = [];
+  await rec.recommendBatch(probe, a);
+  await straight.recommendBatch(probe, b);
+  assert.deepEqual(a, b);
+  for (const r of [rec, straight]) await r.close();
+});
