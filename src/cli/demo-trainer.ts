@@ -8,12 +8,15 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, type WriteStream } from 'node:fs';
+import { setPriority } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { StreamrecConfig } from '../config/config.ts';
 
 /** The `streamrec` launcher: runs dist/ when built, else the sources through tsx. */
 const STREAMREC_BIN = fileURLToPath(new URL('../../bin/streamrec.js', import.meta.url));
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/** Niceness of the trainer: on a small machine serving's latency comes first, training takes the spare CPU. */
+const TRAINER_NICENESS = 10;
 /** runTrainFollow logs this once it has its model and starts consuming. */
 const READY_LINE = /^train: following /;
 
@@ -61,6 +64,11 @@ export class DemoTrainer {
       env: trainerEnv(o),
       stdio: ['ignore', 'ignore', 'pipe'],
     });
+    try {
+      if (this.child.pid !== undefined) setPriority(this.child.pid, TRAINER_NICENESS);
+    } catch {
+      // Not permitted here (some containers): it trains at serving's priority, only slower to share.
+    }
     let buf = '';
     this.child.stderr!.on('data', (d: Buffer) => {
       this.log.write(d);
