@@ -347,7 +347,10 @@ async function reportPromotion(registry: ModelRegistry, r: SwapReport, at: numbe
   let gate: GateRecord | null = null;
   if (r.to.startsWith('v') && Number.isInteger(n)) {
     const path = join(registry.dirOf(n), VERSION_JSON);
-    gate = parseVersionJson(await readFile(path).catch(() => Buffer.from('{}')), path).gate ?? null;
+    // The line is informational: a record that cannot be read prints as "no gate record", never fails the demo.
+    gate = await readFile(path)
+      .then((bytes) => parseVersionJson(bytes, path).gate ?? null)
+      .catch(() => null);
   }
   const p: DemoPromotion = { version: r.to, at, gate, pauseMs: r.pauseMs, sessions: r.sessions };
   say(`${stamp} ${promotionLine(p, r.from)}`);

@@ -24,6 +24,7 @@ commands:
             the test day replayed live and served; online Recall@20 printed live
             --rate <events/s> (default 1000; 0 = full speed)  --limit <events>  --out <summary.json>
             --model gru4rec|cooccurrence (default gru4rec)  --epochs N (default 1)  --preset NAME (default rsc15-xe-fast)
+            the continuous trainer runs beside serving (--no-trainer: frozen model; --follow-window N events)
   serve     serving topology on KAFKA_BROKERS (Ctrl-C stops gracefully)
             --instance <id> (default 0; keep stable per process for exactly-once fencing)
   train     fit GRU4Rec on a dataset file and write a model directory
@@ -81,6 +82,8 @@ async function main(argv: string[]): Promise<number> {
       epochs: { type: 'string' },
       topk: { type: 'string' },
       follow: { type: 'boolean' },
+      'no-trainer': { type: 'boolean' },
+      'follow-window': { type: 'string' },
       'from-model': { type: 'string' },
       checkpoint: { type: 'string' },
     },
@@ -103,6 +106,8 @@ async function main(argv: string[]): Promise<number> {
         model,
         epochs: num('epochs', values.epochs, 1)!,
         preset: values.preset ?? 'rsc15-xe-fast',
+        trainer: !values['no-trainer'],
+        followWindow: num('follow-window', values['follow-window']),
       });
       if (values.out) (await import('node:fs')).writeFileSync(values.out, JSON.stringify(summary, null, 2));
       return 0;
