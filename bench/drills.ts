@@ -21,6 +21,7 @@ import {
 const broker = process.env.KAFKA_BROKERS ? null : await startLocalBroker();
 if (broker) process.env.KAFKA_BROKERS = broker.brokers;
 const results: DrillResult[] = [];
+const only = process.argv.slice(2).map(Number).filter(Number.isInteger);
 let failed = 0;
 try {
   const drills = [
@@ -33,7 +34,6 @@ try {
     () => brokerOutageDrill(100, 40, 8000),
     () => brokerOutageDrill(100, 40, 60_000),
   ];
-  const only = process.argv.slice(2).map(Number).filter(Number.isInteger);
   for (const [i, drill] of drills.entries()) {
     if (only.length > 0 && !only.includes(i)) continue;
     const r = await drill();
@@ -60,5 +60,6 @@ const rows = results.map((r) => [
 ]);
 process.stdout.write(`| ${cols.join(' | ')} |\n|${cols.map(() => '---').join('|')}|\n${rows.map((r) => `| ${r.join(' | ')} |`).join('\n')}\n`);
 mkdirSync('results', { recursive: true });
-writeFileSync('results/drills.json', JSON.stringify({ date: new Date().toISOString(), results }, null, 2));
+// A run of selected drills must not replace the full run's table.
+writeFileSync(only.length > 0 ? 'results/drills-selected.json' : 'results/drills.json', JSON.stringify({ date: new Date().toISOString(), results }, null, 2));
 process.exit(failed > 0 ? 1 : 0);

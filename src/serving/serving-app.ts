@@ -13,7 +13,7 @@
  *  - at-least-once: produce (acks=all), then commit offsets; after a crash the uncommitted tail
  *    is served again.
  */
-import type { Consumer, Kafka, Producer } from 'kafkajs';
+import type { Admin, Consumer, Kafka, Producer } from 'kafkajs';
 import { type Chunk, ChunkDroppedError, MicroBatcher } from '../batch/micro-batcher.ts';
 import type { StreamrecConfig } from '../config/config.ts';
 import { BrokerUnavailableError, describeError, StreamrecError } from '../errors/errors.ts';
@@ -69,6 +69,9 @@ export class ServingApp {
   private producer: Producer | null = null;
   private committer: Committer | null = null;
   private consecutiveAborts = 0;
+  private admin: Admin | null = null;
+  /** Partitions whose first fetch since assignment was checked against the committed offset. */
+  private readonly startChecked = new Set<number>();
   private fatalError: Error | null = null;
   private started = false;
   private stopping = false;
@@ -106,11 +109,8 @@ export class ServingApp {
     } catch (e) {
       throw new BrokerUnavailableError(`cannot reach Kafka at ${config.kafka.brokers.join(',')}: ${(e as Error).message}`, { cause: e });
     }
-    try {
-      await ensureTopics(admin, config);
-    } finally {
-      await admin.disconnect();
-    }
+    this.admin = admin;
+    await ensureTopics(admin, config);
     this.producer = this.kafka.producer(
       this.o.exactlyOnce
         ? {
@@ -176,6 +176,7 @@ export class ServingApp {
         // consumer restarts, re-joins and restores again, rather than serving from empty sessions.
         if (this.restorer) await this.restorer.ready(partition);
         if (!this.membership.owns(partition)) return;
+        if (!this.startChecked.has(partition) && (await this.behindCommitted(batch.topic, partition, batch.messages[0]?.offset))) return;
         // kafkajs heartbeats only when asked; a batch waiting behind a slow commit keeps the
         // membership alive, and a failed heartbeat (rebalance, eviction) stops the commit.
         const keepAlive = setInterval(() => {
@@ -203,8 +204,28 @@ export class ServingApp {
     this.started = true;
   }
 
+  /**
+   * The first fetch of a newly assigned partition may start from a stale committed offset: the
+   * previous owner's last transaction can have committed its offsets without the markers being
+   * written yet, and kafkajs' offset fetch does not wait for them (no KIP-447 require_stable).
+   * The changelog restore waits for that transaction (read_committed cannot pass it), so once it
+   * is done the committed offset is read again; a batch that starts below it would repeat
+   * committed work, so the partition seeks forward instead.
+   */
+  private async behindCommitted(topic: string, partition: number, first: string | undefined): Promise<boolean> {
+    if (first === undefined || !this.admin) return false;
+    const [t] = await this.admin.fetchOffsets({ groupId: this.o.groupId, topics: [topic] });
+    this.startChecked.add(partition);
+    const committed = t?.partitions.find((p) => p.partition === partition)?.offset;
+    if (committed === undefined || committed === '-1' || BigInt(first) >= BigInt(committed)) return false;
+    this.log(`partition ${partition}: fetched from ${first} but ${committed} is committed (the previous owner's last transaction); seeking forward`);
+    this.consumer?.seek({ topic, partition, offset: committed });
+    return true;
+  }
+
   private onAssignment(partitions: number[]): void {
     const { revoked, added } = this.membership.assign(partitions);
+    for (const p of added) this.startChecked.delete(p);
     // Queued chunks of revoked partitions never reach the engine; an in-flight batch holding one
     // fails its membership check and aborts. State is dropped between batches only.
     if (revoked.length > 0) this.batcher.drop(new Set(revoked));
@@ -336,6 +357,8 @@ export class ServingApp {
     await this.consumer?.disconnect();
     await this.batcher.idle();
     await this.producer?.disconnect();
+    await this.admin?.disconnect();
+    this.admin = null;
     await this.opts.recommender.close?.();
     this.consumer = null;
     this.producer = null;
