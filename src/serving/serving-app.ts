@@ -72,6 +72,8 @@ export class ServingApp {
   private admin: Admin | null = null;
   /** Partitions whose first fetch since assignment was checked against the committed offset. */
   private readonly startChecked = new Set<number>();
+  /** Per partition, the committed offset noted when its last restore began. */
+  private readonly committedAtRestore = new Map<number, string>();
   private fatalError: Error | null = null;
   private started = false;
   private stopping = false;
@@ -139,6 +141,10 @@ export class ServingApp {
     const rec = this.opts.recommender;
     if (isStateful(rec)) {
       this.restorer = new StateRestorer(this.kafka, this.o.topics.changelog, rec, {
+        beforeRead: async (partitions) => {
+          const committed = await this.committedOffsets();
+          for (const p of partitions) this.committedAtRestore.set(p, committed.get(p) ?? '-1');
+        },
         restored: (partitions, counts, reencoded, ms) => {
           const records = counts.restored + counts.reencodeNeeded + counts.dropped + counts.deleted + counts.invalid;
           this.events.emit('restored', { partitions, records, counts, reencoded, ms });
@@ -176,7 +182,7 @@ export class ServingApp {
         // consumer restarts, re-joins and restores again, rather than serving from empty sessions.
         if (this.restorer) await this.restorer.ready(partition);
         if (!this.membership.owns(partition)) return;
-        if (!this.startChecked.has(partition) && (await this.behindCommitted(batch.topic, partition, batch.messages[0]?.offset))) return;
+        if (!this.startChecked.has(partition) && !(await this.restoredToCommitted(batch.topic, partition, batch.messages[0]?.offset))) return;
         // kafkajs heartbeats only when asked; a batch waiting behind a slow commit keeps the
         // membership alive, and a failed heartbeat (rebalance, eviction) stops the commit.
         const keepAlive = setInterval(() => {
@@ -205,22 +211,36 @@ export class ServingApp {
   }
 
   /**
-   * The first fetch of a newly assigned partition may start from a stale committed offset: the
-   * previous owner's last transaction can have committed its offsets without the markers being
-   * written yet, and kafkajs' offset fetch does not wait for them (no KIP-447 require_stable).
-   * The changelog restore waits for that transaction (read_committed cannot pass it), so once it
-   * is done the committed offset is read again; a batch that starts below it would repeat
-   * committed work, so the partition seeks forward instead.
+   * The first fetch of a newly assigned partition may start from a stale committed offset, and
+   * its restore may end before the previous owner's last transaction: kafkajs' offset fetch does
+   * not wait for a pending transactional commit (no KIP-447 require_stable), and the changelog
+   * can still be catching up. So the committed offset is noted before the changelog is read and
+   * read again before the partition is served; if it moved, the previous owner committed in
+   * between: the partition is restored again and resumes from the new committed offset. The loop
+   * ends once the previous owner has stopped committing (it can only stop: it lost the partition).
    */
-  private async behindCommitted(topic: string, partition: number, first: string | undefined): Promise<boolean> {
-    if (first === undefined || !this.admin) return false;
-    const [t] = await this.admin.fetchOffsets({ groupId: this.o.groupId, topics: [topic] });
+  private async restoredToCommitted(topic: string, partition: number, first: string | undefined): Promise<boolean> {
+    if (first === undefined || !this.admin) return true;
+    const committed = (await this.committedOffsets()).get(partition) ?? '-1';
+    const atRestore = this.committedAtRestore.get(partition);
+    if (this.restorer && atRestore !== undefined && atRestore !== committed) {
+      this.log(`partition ${partition}: committed offset moved ${atRestore} → ${committed} during its restore (the previous owner's last transaction); restoring again`);
+      this.restorer.restore([partition]);
+      this.consumer?.seek({ topic, partition, offset: committed });
+      return false;
+    }
     this.startChecked.add(partition);
-    const committed = t?.partitions.find((p) => p.partition === partition)?.offset;
-    if (committed === undefined || committed === '-1' || BigInt(first) >= BigInt(committed)) return false;
-    this.log(`partition ${partition}: fetched from ${first} but ${committed} is committed (the previous owner's last transaction); seeking forward`);
-    this.consumer?.seek({ topic, partition, offset: committed });
+    if (committed !== '-1' && BigInt(first) < BigInt(committed)) {
+      this.log(`partition ${partition}: fetched from ${first} but ${committed} is committed; seeking forward`);
+      this.consumer?.seek({ topic, partition, offset: committed });
+      return false;
+    }
     return true;
+  }
+
+  private async committedOffsets(): Promise<Map<number, string>> {
+    const [t] = await this.admin!.fetchOffsets({ groupId: this.o.groupId, topics: [this.o.topics.clicks] });
+    return new Map((t?.partitions ?? []).map((p) => [p.partition, p.offset]));
   }
 
   private onAssignment(partitions: number[]): void {

@@ -17,6 +17,8 @@ export class StateRestorer {
     private readonly topic: string,
     private readonly recommender: StatefulRecommender,
     private readonly hooks: {
+      /** Runs right before the changelog is read (e.g. to note the committed offsets the state will match). */
+      beforeRead?(partitions: number[]): Promise<void>;
       restored(partitions: number[], counts: RestoreCounts, reencoded: number, ms: number): void;
       /** The restore failed: the partitions must not be served until they are restored again. */
       failed(partitions: number[], error: Error): void;
@@ -36,8 +38,9 @@ export class StateRestorer {
     const counts: RestoreCounts = { restored: 0, reencodeNeeded: 0, dropped: 0, deleted: 0, invalid: 0 };
     let applied: Promise<void> = Promise.resolve();
     const job = gate
-      .then(() => {
+      .then(async () => {
         started = performance.now();
+        await this.hooks.beforeRead?.(partitions);
         this.recommender.partitionsRevoked(partitions);
         return readTopicToEnd(
           this.kafka,
