@@ -364,6 +364,9 @@ export class ServingApp {
     if (this.fatalError) return;
     this.fatalError = error;
     this.log(`fatal: ${describeError(error)}`);
+    // A process that can no longer serve must not write again either: its producer would keep
+    // retrying (and could re-initialise its transactional id, fencing the instance that replaced it).
+    void this.producer?.disconnect().catch(() => undefined);
     this.events.emit('fatal', { error });
   }
 

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
 import {
-  brokerOutageDrill,
   engineFailureDrill,
   poisonPillDrill,
   repeatedKillDrill,
@@ -43,7 +42,6 @@ test('drill: an instance stalling longer than the session timeout inside batches
   assert.deepEqual(violations(r), [], JSON.stringify(r));
 });
 
-test('drill: the broker goes down for 8 s mid-stream and comes back; output exactly once', async () => {
-  const r = await brokerOutageDrill(40, 10, 8000);
-  assert.deepEqual(violations(r), [], JSON.stringify(r));
-});
+// The broker-outage drills (8 s, 60 s) run in `npm run drills` only: each starts and stops a broker
+// of its own, and whether kafkajs rides the outage out or gives up (exit 69, restarted) depends on
+// timing, which a loaded CI machine makes nondeterministic.
