@@ -1,14 +1,6 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
-import {
-  engineFailureDrill,
-  poisonPillDrill,
-  repeatedKillDrill,
-  rollingRestartDrill,
-  slowInstanceDrill,
-  violations,
-  zombieFencingDrill,
-} from '../support/drills.ts';
+import { engineFailureDrill, poisonPillDrill, repeatedKillDrill, rollingRestartDrill, slowInstanceDrill, violations, zombieFencingDrill } from '../support/drills.ts';
 
 // Reduced versions of `npm run drills`: the same checks against an uninterrupted reference run.
 
