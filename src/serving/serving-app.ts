@@ -72,6 +72,10 @@ export class ServingApp {
   private admin: Admin | null = null;
   /** Partitions whose first fetch since assignment was checked against the committed offset. */
   private readonly startChecked = new Set<number>();
+  /** Newly assigned partitions whose restore is still to be checked against the committed offset. */
+  private readonly restoreToVerify = new Set<number>();
+  /** Per partition, the next offset this instance's own last commit recorded. */
+  private readonly committedByMe = new Map<number, bigint>();
   /** Per partition, the committed offset noted when its last restore began. */
   private readonly committedAtRestore = new Map<number, string>();
   private fatalError: Error | null = null;
@@ -221,15 +225,24 @@ export class ServingApp {
    */
   private async restoredToCommitted(topic: string, partition: number, first: string | undefined): Promise<boolean> {
     if (first === undefined || !this.admin) return true;
+    // What this instance committed itself is known exactly, stale fetch or not.
+    const mine = this.committedByMe.get(partition);
+    if (mine !== undefined && BigInt(first) < mine) {
+      this.startChecked.add(partition);
+      this.log(`partition ${partition}: fetched from ${first} after a rejoin, but this instance committed up to ${mine}; seeking forward`);
+      this.consumer?.seek({ topic, partition, offset: String(mine) });
+      return false;
+    }
     const committed = (await this.committedOffsets()).get(partition) ?? '-1';
     const atRestore = this.committedAtRestore.get(partition);
-    if (this.restorer && atRestore !== undefined && atRestore !== committed) {
+    if (this.restorer && this.restoreToVerify.has(partition) && atRestore !== undefined && atRestore !== committed) {
       this.log(`partition ${partition}: committed offset moved ${atRestore} → ${committed} during its restore (the previous owner's last transaction); restoring again`);
       this.restorer.restore([partition]);
       this.consumer?.seek({ topic, partition, offset: committed });
       return false;
     }
     this.startChecked.add(partition);
+    this.restoreToVerify.delete(partition);
     if (committed !== '-1' && BigInt(first) < BigInt(committed)) {
       this.log(`partition ${partition}: fetched from ${first} but ${committed} is committed; seeking forward`);
       this.consumer?.seek({ topic, partition, offset: committed });
@@ -245,7 +258,11 @@ export class ServingApp {
 
   private onAssignment(partitions: number[]): void {
     const { revoked, added } = this.membership.assign(partitions);
-    for (const p of added) this.startChecked.delete(p);
+    // After any rejoin kafkajs fetches committed offsets again, which can be stale (see
+    // restoredToCommitted): every partition's next fetch is checked.
+    this.startChecked.clear();
+    for (const p of revoked) this.committedByMe.delete(p);
+    for (const p of added) this.restoreToVerify.add(p);
     // Queued chunks of revoked partitions never reach the engine; an in-flight batch holding one
     // fails its membership check and aborts. State is dropped between batches only.
     if (revoked.length > 0) this.batcher.drop(new Set(revoked));
@@ -276,6 +293,7 @@ export class ServingApp {
         if (why) throw new BatchAbortedError(`not committing: ${why}`);
       });
       lifecycle.advance('committed');
+      for (const t of offsets) for (const p of t.partitions) this.committedByMe.set(p.partition, BigInt(p.offset));
       this.consecutiveAborts = 0;
       this.events.emit('batchCommitted', {
         consumed: records.length,
