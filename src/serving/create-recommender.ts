@@ -75,18 +75,13 @@ export async function buildGru4RecRecommender(
   log: (line: string) => void = (l) => process.stderr.write(l + '\n'),
   stamp?: ModelStamp,
 ): Promise<Gru4RecRecommender> {
-  const m = await prepareModel(config, weights, itemIds, version, log, stamp);
   const s = config.serving;
-  return new Gru4RecRecommender(m.engine, {
-    version,
-    itemIds,
+  return new Gru4RecRecommender(await prepareModel(config, weights, itemIds, version, log, stamp), {
     topK: s.topK,
     excludeSeen: s.excludeSeen,
     historyLength: s.sessions.historyLength,
     maxSessions: s.sessions.maxSessions,
     ttlMs: s.sessions.ttlMs,
     unknownItems: s.unknownItems,
-    fallbackRanking: m.fallbackRanking,
-    stamp,
   });
 }

@@ -12,19 +12,14 @@ import { ChangelogWriter, restoreFromRecords, type ChangelogInput, type Changelo
 import { StepPlanner } from '../batch/step-planner.ts';
 import type { ClickInput, RecommendOutcome, RestoreCounts, StatefulRecommender } from './recommender.ts';
 
+/** Serving options; the model itself (engine, catalogue, version, stamp) is a SwappableModel. */
 export interface Gru4RecRecommenderOptions {
-  version: string;
-  itemIds: readonly string[];
   topK: number;
   excludeSeen: boolean;
   historyLength: number;
   maxSessions: number;
   ttlMs: number;
   unknownItems: 'dead-letter' | 'cold-start';
-  /** Items ranked for sessions whose click names an item the model does not know (cold-start). */
-  fallbackRanking?: Int32Array;
-  /** Identity of the model, stamped on changelog records so a restore can tell whose state it reads. */
-  stamp?: ModelStamp;
 }
 
 /** What a hot swap installs: a loaded, warmed engine and the model's catalogue. */
@@ -32,7 +27,9 @@ export interface SwappableModel {
   engine: InferenceEngine;
   itemIds: readonly string[];
   version: string;
+  /** Items ranked for sessions whose click names an item the model does not know (cold-start). */
   fallbackRanking?: Int32Array;
+  /** Identity of the model, stamped on changelog records so a restore can tell whose state it reads. */
   stamp?: ModelStamp;
 }
 
@@ -80,13 +77,13 @@ export class Gru4RecRecommender implements StatefulRecommender {
   private reencodeBuf = new Int32Array(0);
 
   constructor(
-    engine: InferenceEngine,
+    model: SwappableModel,
     private readonly o: Gru4RecRecommenderOptions,
   ) {
-    this.store = new SessionStore({ hiddenSizes: engine.hiddenSizes, historyLength: o.historyLength, maxSessions: o.maxSessions, ttlMs: o.ttlMs, stamp: o.stamp });
+    this.store = new SessionStore({ hiddenSizes: model.engine.hiddenSizes, historyLength: o.historyLength, maxSessions: o.maxSessions, ttlMs: o.ttlMs, stamp: model.stamp });
     this.changelog = new ChangelogWriter(this.store);
     this.planner = new StepPlanner(this.store.capacity);
-    this.install({ engine, itemIds: o.itemIds, version: o.version, fallbackRanking: o.fallbackRanking, stamp: o.stamp });
+    this.install(model);
   }
 
   /** Makes `m` the serving model: checks it against the serving options, sizes the step buffers. */

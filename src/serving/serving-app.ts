@@ -215,13 +215,13 @@ export class ServingApp {
   }
 
   /**
-   * The first fetch of a newly assigned partition may start from a stale committed offset, and
-   * its restore may end before the previous owner's last transaction: kafkajs' offset fetch does
-   * not wait for a pending transactional commit (no KIP-447 require_stable), and the changelog
-   * can still be catching up. So the committed offset is noted before the changelog is read and
-   * read again before the partition is served; if it moved, the previous owner committed in
-   * between: the partition is restored again and resumes from the new committed offset. The loop
-   * ends once the previous owner has stopped committing (it can only stop: it lost the partition).
+   * The first fetch after a rejoin may start from a stale committed offset: kafkajs' offset fetch
+   * does not wait for a pending transactional commit (no KIP-447 require_stable). A partition this
+   * instance kept resumes after its own last commit, which it knows exactly. A newly assigned one
+   * may also have been restored before the previous owner's last transaction: the committed offset
+   * is noted before its changelog is read and read again here; if it moved, the partition is
+   * restored again and resumes from the new offset. The loop ends once the previous owner has
+   * stopped committing (it can only stop: it lost the partition). Returns whether to serve the batch.
    */
   private async restoredToCommitted(topic: string, partition: number, first: string | undefined): Promise<boolean> {
     if (first === undefined || !this.admin) return true;
