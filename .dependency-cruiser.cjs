@@ -4,9 +4,11 @@
  * any cycle. `npm run lint` runs this.
  */
 const ALLOWED = {
-  cli: ['serving', 'engine', 'train', 'eval', 'registry', 'model', 'batch', 'session', 'ingest', 'kafka', 'metrics', 'data', 'config', 'errors', 'random'],
-  serving: ['engine', 'registry', 'model', 'batch', 'session', 'ingest', 'kafka', 'metrics', 'data', 'config', 'errors', 'random'],
-  engine: ['model', 'data', 'config', 'errors', 'random'],
+  cli: ['monitor', 'serving', 'ann', 'engine', 'train', 'eval', 'registry', 'model', 'batch', 'session', 'ingest', 'kafka', 'metrics', 'data', 'config', 'errors', 'random'],
+  monitor: ['ingest', 'kafka', 'metrics', 'data', 'config', 'errors'],
+  serving: ['ann', 'engine', 'registry', 'model', 'batch', 'session', 'ingest', 'kafka', 'metrics', 'data', 'config', 'errors', 'random'],
+  ann: ['errors', 'random'],
+  engine: ['ann', 'model', 'data', 'config', 'errors', 'random'],
   train: ['eval', 'registry', 'model', 'session', 'ingest', 'kafka', 'metrics', 'data', 'config', 'errors', 'random'],
   eval: ['model', 'data', 'errors', 'random'],
   registry: ['model', 'kafka', 'data', 'config', 'errors'],
