@@ -38,6 +38,8 @@ import { ModelRegistry } from '../registry/model-registry.ts';
 import { ModelUpdatesFollower } from '../registry/model-updates.ts';
 import { type GateRecord, parseVersionJson, VERSION_JSON } from '../registry/version-json.ts';
 import { DemoTrainer, parseGateLine } from './demo-trainer.ts';
+import { MODEL_ONNX, onnxOf } from './train-start.ts';
+import { encodeOptimizerState, OPTIMIZER_BIN } from '../train/optimizer-file.ts';
 import { QualityByVersion, type VersionQuality } from './demo-version-quality.ts';
 
 export interface DemoOptions {
@@ -184,7 +186,8 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
           `training GRU4Rec (${o.preset}: ${gru.loss}, layers [${gru.layers}], ${gru.nEpochs} epochs) on tfjs-${backend}…`,
       );
       let lastLine = 0;
-      const { model, stats } = await trainGru4Rec(history.data, history.index.size, gru, {
+      const { model, stats, optimizer } = await trainGru4Rec(history.data, history.index.size, gru, {
+        keepOptimizerState: true,
         signal: abort.signal,
         onProgress: (p) => {
           if (performance.now() - lastLine < 2000) return;
@@ -198,7 +201,10 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
       model.dispose();
       // Ctrl-C during training: a clean stop, not a failure (exit 0, like a stop while serving).
       if (abort.signal.aborted) return stoppedEarly(summary);
-      const v1 = await registry.publish({ weights, itemIds: history.index.ids, config: gru, parent: null, trainingOffsets });
+      // With its optimizer state and ONNX export, as the continuous trainer publishes every later version.
+      const attachments: Record<string, Uint8Array> = { [MODEL_ONNX]: onnxOf(weights, config.serving.topK) };
+      if (optimizer) attachments[OPTIMIZER_BIN] = encodeOptimizerState({ optimizer: gru.optimizer, momentum: gru.momentum, state: optimizer });
+      const v1 = await registry.publish({ weights, itemIds: history.index.ids, config: gru, parent: null, trainingOffsets, attachments });
       await registry.promote(v1.version);
       say(
         `trainer: ${stats.epochs} epochs in ${stats.seconds.toFixed(1)} s (${fmt(stats.eventsPerSec)} events/s); published and promoted version ${v1.version} → ${v1.dir} ` +

@@ -5,19 +5,21 @@ import { parse as parseYaml } from 'yaml';
 import { gru4recPreset, validateGru4RecConfig, type Gru4RecConfig } from '../model/gru4rec-config.ts';
 import { trainGru4Rec } from '../train/trainer.ts';
 import { initBackend } from '../model/backend.ts';
-import { loadModel, saveModel } from '../registry/model-file.ts';
+import { saveModel } from '../registry/model-file.ts';
 import { ModelRegistry } from '../registry/model-registry.ts';
 import { loadDatasetFile } from '../ingest/replay.ts';
 import { ingestLimits } from '../ingest/click-decoder.ts';
 import { makeCodecs } from '../ingest/codec.ts';
 import { loadConfig } from '../config/config.ts';
 import { createKafka } from '../kafka/client.ts';
-import { ConfigError, UsageError } from '../errors/errors.ts';
+import { ConfigError } from '../errors/errors.ts';
 import { readCheckpoint } from '../train/continuous/checkpoint-file.ts';
 import { followClicks } from '../train/continuous/click-follower.ts';
 import { followOptions } from '../train/continuous/follow-options.ts';
 import { RegistryTarget } from '../train/continuous/registry-target.ts';
-import { type StartingModel, StreamTrainer, type WindowReport } from '../train/continuous/stream-trainer.ts';
+import { StreamTrainer, type WindowReport } from '../train/continuous/stream-trainer.ts';
+import { encodeOptimizerState, OPTIMIZER_BIN } from '../train/optimizer-file.ts';
+import { onnxExport, startingModel } from './train-start.ts';
 
 export interface TrainCliOptions {
   data: string;
@@ -57,7 +59,8 @@ export async function runTrain(o: TrainCliOptions): Promise<void> {
   let started = false;
   const abort = new AbortController();
   process.once('SIGINT', () => abort.abort());
-  const { model, stats } = await trainGru4Rec(data, index.size, config, {
+  const { model, stats, optimizer } = await trainGru4Rec(data, index.size, config, {
+    keepOptimizerState: true,
     signal: abort.signal,
     onProgress: (p) => {
       const payload = { epoch: p.epoch, epochs: p.nEpochs, loss: p.loss.toFixed(4), rate: Math.round(p.eventsPerSec) };
@@ -69,7 +72,15 @@ export async function runTrain(o: TrainCliOptions): Promise<void> {
   });
   bar.stop();
   const version = `gru4rec-${new Date().toISOString().replace(/[:.]/g, '-')}`;
-  await saveModel(o.out, { weights: model.toWeights(), itemIds: index.ids, config, version, metrics: { trainEventsPerSec: stats.eventsPerSec, trainSeconds: stats.seconds } });
+  // The optimizer state goes with the weights: `train --follow --from-model` fine-tunes from it.
+  const extra: Record<string, Uint8Array> = optimizer
+    ? { [OPTIMIZER_BIN]: encodeOptimizerState({ optimizer: config.optimizer, momentum: config.momentum, state: optimizer }) }
+    : {};
+  await saveModel(
+    o.out,
+    { weights: model.toWeights(), itemIds: index.ids, config, version, metrics: { trainEventsPerSec: stats.eventsPerSec, trainSeconds: stats.seconds } },
+    extra,
+  );
   model.dispose();
   process.stderr.write(
     `train: ${stats.epochs} epochs in ${stats.seconds.toFixed(1)} s (${Math.round(stats.eventsPerSec)} events/s)${stats.aborted ? ' — stopped early' : ''}; model ${version} written to ${o.out}\n`,
@@ -102,7 +113,7 @@ export async function runTrainFollow(o: TrainFollowCliOptions): Promise<void> {
   const log = (line: string) => process.stderr.write(`train: ${line}\n`);
   const backend = await initBackend(undefined, log);
   const kafka = createKafka(cfg, '-trainer');
-  const target = new RegistryTarget(registry, { kafka, topic: cfg.topics.modelUpdates.name });
+  const target = new RegistryTarget(registry, { kafka, topic: cfg.topics.modelUpdates.name }, onnxExport(cfg));
   const trainerOptions = { options, checkpointDir, target, onWindow: (r: WindowReport) => log(windowLine(r)) };
   const checkpoint = await readCheckpoint(checkpointDir);
   let trainer: StreamTrainer;
@@ -113,7 +124,7 @@ export async function runTrainFollow(o: TrainFollowCliOptions): Promise<void> {
     const start = await startingModel(registry, o.fromModel);
     trainer = new StreamTrainer(trainerOptions, start);
     const at = start.offsets ? `at its training offsets ${JSON.stringify(start.offsets)}` : 'at the beginning of the topic';
-    log(`starting from ${start.from} ${at}: ${start.itemIds.length} items; checkpoints in ${checkpointDir}`);
+    log(`starting from ${start.from} ${at}: ${start.itemIds.length} items, ${trainer.optimizerStart}; checkpoints in ${checkpointDir}`);
   }
   log(
     `following ${cfg.topics.clicks.name} as ${cfg.groups.trainer} on ${backend}: windows of ${options.windowEvents} events, gate ${options.gateWindowEvents} (margin ${options.gateMargin}), preset ${options.preset}`,
@@ -147,24 +158,6 @@ export async function runTrainFollow(o: TrainFollowCliOptions): Promise<void> {
     trainer.dispose();
     target.dispose();
   }
-}
-
-/**
- * The model a trainer without a checkpoint starts from. A registry version brings the clicks
- * offsets it was trained up to (version.json trainingOffsets), and the trainer starts reading
- * there: re-training on history the version has already learnt would only overfit it. A model
- * directory has no such record, so its trainer reads the topic from the beginning.
- */
-export async function startingModel(registry: ModelRegistry, fromModel: string | undefined): Promise<StartingModel & { from: string }> {
-  if (fromModel) {
-    const m = await loadModel(fromModel);
-    return { weights: m.weights, itemIds: m.itemIds, parent: null, from: fromModel };
-  }
-  const version = await registry.current();
-  if (version === null) throw new UsageError(`train --follow: the registry ${registry.root} has no promoted version; pass --from-model <dir>`);
-  const m = await registry.load(version);
-  const offsets = m.info.trainingOffsets;
-  return { weights: m.weights, itemIds: m.itemIds, parent: version, from: `registry version ${version}`, ...(offsets ? { offsets } : {}) };
 }
 
 /** One line per window: events, loss, events/s, the catalogue, and the gate's scores and decision. */

@@ -147,6 +147,17 @@ export async function loadModel(dir: string): Promise<LoadedModel> {
  * loadModel, plus the verified contents of extra files the manifest must list (`extra`): metadata
  * saved with saveModel's extraFiles, read once under the same checksums as the model.
  */
+/**
+ * A file saved beside the model (an extra file of saveModel), verified against the manifest;
+ * null when the directory has none of that name.
+ */
+export async function readModelAttachment(dir: string, name: string): Promise<Buffer | null> {
+  const { manifest } = await verifyManifest(dir, [], { others: 'size' });
+  if (!(name in manifest.files)) return null;
+  const { contents } = await verifyManifest(dir, [name], { others: 'size' });
+  return contents.get(name)!;
+}
+
 export async function loadModelWith(dir: string, extra: readonly string[]): Promise<{ model: LoadedModel; extra: Map<string, Buffer> }> {
   const jsonPath = join(dir, MODEL_JSON);
   const binPath = join(dir, WEIGHTS_BIN);

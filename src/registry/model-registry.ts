@@ -3,6 +3,7 @@
  * has them) and a CURRENT pointer naming the one to serve.
  *
  *   <root>/versions/000001/{model.json, weights.bin, manifest.json, version.json}
+ *                          + attachments, e.g. model.onnx, optimizer.bin (also in the manifest)
  *   <root>/versions/000002/…
  *   <root>/CURRENT          the served version's number, as text
  *
@@ -24,7 +25,7 @@ import { ModelFileError } from '../errors/errors.ts';
 import { fsyncDirectory, fsyncPath, writeFileAtomic } from './durable-fs.ts';
 import { verifyManifest } from './manifest.ts';
 import { vocabularyHash } from './model-identity.ts';
-import { type LoadedModel, loadModelWith, type SaveModelInput, saveModel } from './model-file.ts';
+import { type LoadedModel, loadModelWith, readModelAttachment, type SaveModelInput, saveModel } from './model-file.ts';
 import { checkVersionJson, type GateRecord, type ModelVersionInfo, parseVersionJson, VERSION_JSON, type VersionJson } from './version-json.ts';
 
 export { VERSION_JSON, type GateRecord, type ModelVersionInfo } from './version-json.ts';
@@ -39,6 +40,12 @@ export interface PublishInput extends Omit<SaveModelInput, 'version' | 'parent'>
   parent: number | null;
   gate?: GateRecord;
   trainingOffsets?: Record<string, string>;
+  /**
+   * Files published with the version and covered by its manifest: what others derive from the
+   * weights (the ONNX export) or need to go on from them (the optimizer state). The registry does
+   * not interpret them; readers fetch one by name with attachment().
+   */
+  attachments?: Readonly<Record<string, Uint8Array>>;
 }
 
 /** A listed version; `error` says why it would not load (its other fields are then what could be read, or blanks). */
@@ -68,7 +75,8 @@ export class ModelRegistry {
 
   /** Writes a new version (not promoted) and returns what version.json records for it. */
   async publish(input: PublishInput): Promise<ModelVersionInfo> {
-    const { parent, gate, trainingOffsets, ...model } = input;
+    const { parent, gate, trainingOffsets, attachments = {}, ...model } = input;
+    if (VERSION_JSON in attachments) throw new ModelFileError(join(this.versionsDir, VERSION_JSON), 'cannot be an attachment: the registry writes it');
     if (parent !== null && !(Number.isInteger(parent) && parent >= 1 && existsSync(this.dirOf(parent))))
       throw new ModelFileError(this.dirOf(Number(parent)), `parent version ${parent} is not in the registry`);
     await mkdir(this.versionsDir, { recursive: true });
@@ -91,7 +99,7 @@ export class ModelRegistry {
       await saveModel(
         staging,
         { ...model, createdAt, version: String(version), ...(parent === null ? {} : { parent: String(parent) }) },
-        { [VERSION_JSON]: Buffer.from(`${JSON.stringify(info, null, 2)}\n`, 'utf8') },
+        { ...attachments, [VERSION_JSON]: Buffer.from(`${JSON.stringify(info, null, 2)}\n`, 'utf8') },
       );
       await fsyncDirectory(staging);
       await rename(staging, dir);
@@ -158,6 +166,16 @@ export class ModelRegistry {
       throw new ModelFileError(path, `vocabularyHash: ${record.vocabularyHash} is not the model's ${model.vocabularyHash} (model.json)`);
     if (record.nItems !== model.itemIds.length) throw new ModelFileError(path, `nItems: ${record.nItems}, the model has ${model.itemIds.length} items`);
     return { ...model, info: { ...record, dir } };
+  }
+
+  /**
+   * A file attached to the version at publish, verified against the manifest (size and SHA-256);
+   * null when the version has no file of that name (published without it, or before it existed).
+   */
+  async attachment(version: number, name: string): Promise<Buffer | null> {
+    const dir = this.dirOf(version);
+    if (!existsSync(dir)) throw new ModelFileError(dir, `version ${version} is not in the registry`);
+    return readModelAttachment(dir, name);
   }
 
   private async readInfo(version: number, dir: string): Promise<VersionJson> {

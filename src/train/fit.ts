@@ -3,6 +3,7 @@ import { eventCount, type SessionData } from '../data/sessions.ts';
 import { Gru4Rec } from '../model/gru4rec.ts';
 import { archOf, type Gru4RecConfig } from '../model/gru4rec-config.ts';
 import { Gru4RecTrainer, type StepTiming } from './gru4rec-trainer.ts';
+import type { OptimizerState } from './optimizer.ts';
 import { SessionParallelIterator, type SessionBatch } from './session-parallel.ts';
 
 export interface TrainProgress {
@@ -38,6 +39,11 @@ export interface TrainOptions {
   signal?: AbortSignal;
   /** Continue training this model instead of initialising a fresh one. */
   model?: Gru4Rec;
+  /**
+   * Also return the optimizer's final state (a copy as large as the weights, twice with
+   * momentum), for whoever fine-tunes the model later: the continuous trainer starts from it.
+   */
+  keepOptimizerState?: boolean;
 }
 
 /** Per-item event counts of a data set (the sampling support). */
@@ -66,7 +72,12 @@ export function trainSteps(trainer: Gru4RecTrainer, batches: Iterable<SessionBat
  * Train GRU4Rec for config.nEpochs passes over `train` with session-parallel mini-batches.
  * An aborted signal stops at the next step and returns the model trained so far.
  */
-export async function trainGru4Rec(train: SessionData, nItems: number, config: Gru4RecConfig, opts: TrainOptions = {}): Promise<{ model: Gru4Rec; stats: TrainStats }> {
+export async function trainGru4Rec(
+  train: SessionData,
+  nItems: number,
+  config: Gru4RecConfig,
+  opts: TrainOptions = {},
+): Promise<{ model: Gru4Rec; stats: TrainStats; optimizer?: OptimizerState }> {
   const model = opts.model ?? Gru4Rec.init(archOf(config, nItems), config.seed);
   const trainer = new Gru4RecTrainer(model, config, itemSupport(train, nItems));
   const iterator = new SessionParallelIterator(train, config.batchSize);
@@ -79,8 +90,9 @@ export async function trainGru4Rec(train: SessionData, nItems: number, config: G
     throw err;
   }
   const stats = fit.stats({ ...trainer.timing });
+  const optimizer = opts.keepOptimizerState ? trainer.optimizerState() : undefined;
   trainer.dispose();
-  return { model, stats };
+  return { model, stats, ...(optimizer ? { optimizer } : {}) };
 }
 
 /** One pass over the iterator's data from fresh hidden states; stops early when the fit's signal aborts. */

@@ -6,6 +6,8 @@ import { trainSteps } from '../fit.ts';
 import { Gru4RecTrainer } from '../gru4rec-trainer.ts';
 import { SessionParallelIterator, type SessionBatch } from '../session-parallel.ts';
 import { growCatalogue } from './catalogue-growth.ts';
+import type { OptimizerState } from '../optimizer.ts';
+import { optimizerStateFits, type SavedOptimizer } from '../optimizer-file.ts';
 import { type TrainerCheckpoint, writeCheckpoint } from './checkpoint-file.ts';
 import type { FollowOptions } from './follow-options.ts';
 import { type GateRecord, runGate, type ScoredModel } from './promotion-gate.ts';
@@ -21,6 +23,8 @@ export interface PassedCandidate {
   gate: GateRecord;
   /** Positions of the clicks topic up to which the candidate was trained. */
   trainingOffsets: Record<string, string>;
+  /** The optimizer state that goes with the weights, so whoever fine-tunes this version next goes on from it. */
+  optimizer: SavedOptimizer;
 }
 
 /** The registry as the trainer uses it: the promoted version to beat, and where a passed candidate goes. */
@@ -62,6 +66,8 @@ export interface StartingModel {
    * not trained on a second time; a partition absent here is read from its beginning.
    */
   offsets?: Record<string, string>;
+  /** The optimizer state the weights were trained with (absent: the optimizer starts from zeros). */
+  savedOptimizer?: SavedOptimizer;
 }
 
 export interface StreamTrainerOptions {
@@ -110,6 +116,8 @@ export class StreamTrainer {
   private pendingEvents = 0;
   private sinceCheckpoint = 0;
   private supportBuf: Float64Array;
+  /** How the optimizer started: resumed, from the starting model's state, or fresh (and why). */
+  readonly optimizerStart: string;
 
   /** A trainer starting from a model (at its training offsets, if it has them), or resuming a checkpoint. */
   constructor(o: StreamTrainerOptions, start: StartingModel | TrainerCheckpoint) {
@@ -142,7 +150,20 @@ export class StreamTrainer {
     }
     this.model = Gru4Rec.fromWeights(start.weights);
     this.supportBuf = this.catalogue.support();
-    this.trainer = new Gru4RecTrainer(this.model, this.config, this.supportBuf, 'optimizer' in start ? { optimizerState: start.optimizer } : {});
+    const { state, why } = startingOptimizer(start, this.config);
+    let trainer: Gru4RecTrainer;
+    let optimizerStart = why;
+    try {
+      trainer = new Gru4RecTrainer(this.model, this.config, this.supportBuf, state ? { optimizerState: state } : {});
+    } catch (e) {
+      // A checkpoint's state is the trainer's own and must fit; a starting model's may have been
+      // saved for other shapes (another architecture with the same optimizer): start from zeros.
+      if (!state || 'optimizer' in start) throw e;
+      trainer = new Gru4RecTrainer(this.model, this.config, this.supportBuf);
+      optimizerStart = `fresh optimizer (the starting model's saved state does not fit: ${(e as Error).message})`;
+    }
+    this.trainer = trainer;
+    this.optimizerStart = optimizerStart;
   }
 
   /** Per partition, the next offset to read (what a checkpoint records). */
@@ -215,7 +236,8 @@ export class StreamTrainer {
       const serving = this.o.target ? await this.o.target.serving() : null;
       gate = await runGate(data, { model: this.model, itemIds: this.catalogue.ids }, serving, this.o.options.gateMargin);
       if (gate.passed && this.o.target) {
-        published = await this.o.target.publish({ ...this.snapshot(), config: this.config, parent: this.parent, gate, trainingOffsets: this.candidateOffsets });
+        const optimizer = { optimizer: this.config.optimizer, momentum: this.config.momentum, state: this.trainer.optimizerState() };
+        published = await this.o.target.publish({ ...this.snapshot(), config: this.config, parent: this.parent, gate, trainingOffsets: this.candidateOffsets, optimizer });
         this.parent = published;
       }
     }
@@ -286,6 +308,18 @@ export class StreamTrainer {
       createdAt: new Date().toISOString(),
     });
   }
+}
+
+/**
+ * The optimizer state a trainer starts with: a checkpoint's own; a starting model's saved state
+ * when it was made by the same optimizer for weights of the same shapes; else none (zeros).
+ */
+function startingOptimizer(start: StartingModel | TrainerCheckpoint, config: Gru4RecConfig): { state: OptimizerState | null; why: string } {
+  if ('optimizer' in start) return { state: start.optimizer, why: 'optimizer state resumed from the checkpoint' };
+  if (!start.savedOptimizer) return { state: null, why: 'fresh optimizer (the starting model has no saved optimizer state)' };
+  const misfit = optimizerStateFits(start.savedOptimizer, config);
+  if (misfit) return { state: null, why: `fresh optimizer (the starting model's saved state does not fit: ${misfit})` };
+  return { state: start.savedOptimizer.state, why: "optimizer state from the starting model (its training's accumulators)" };
 }
 
 function* batchesOf(iterator: SessionParallelIterator): Generator<SessionBatch> {
