@@ -50,6 +50,12 @@ export interface InferenceEngine {
    * overwritten with the next states; out receives the top-K per row.
    */
   step(n: number, items: Int32Array, hidden: Float32Array[], out: StepOutput, exclude?: ExcludeLists): Promise<void>;
+  /**
+   * step() without the scoring: advances the rows' hidden states only. Replaying a session's
+   * history (re-encoding after a swap, restoring from history) needs the states, not a ranking at
+   * every position, and the catalogue product is nearly all of a step's cost at large catalogues.
+   */
+  encode(n: number, items: Int32Array, hidden: Float32Array[]): Promise<void>;
   /** Frees native/backend memory; the engine is unusable afterwards. */
   dispose(): Promise<void>;
 }
@@ -78,14 +84,8 @@ export function resolveEngineOptions(nItems: number, opts: EngineOptions): Engin
  * entries), no allocation: cheap next to the step itself, and a bad item id would otherwise read
  * out of bounds in a native kernel or silently score garbage.
  */
-export function checkStepArgs(
-  e: Pick<InferenceEngine, 'nItems' | 'hiddenSizes' | 'topK' | 'maxExclude' | 'maxBatch'> & { outputScores?: boolean },
-  n: number,
-  items: Int32Array,
-  hidden: Float32Array[],
-  out: StepOutput,
-  exclude?: ExcludeLists,
-): void {
+/** The arguments encode() shares with step(): batch size, item ids, hidden buffers. */
+export function checkEncodeArgs(e: Pick<InferenceEngine, 'nItems' | 'hiddenSizes' | 'maxBatch'>, n: number, items: Int32Array, hidden: Float32Array[]): void {
   if (!Number.isInteger(n) || n < 1 || n > e.maxBatch) throw new RangeError(`step: batch size ${n} outside [1, maxBatch=${e.maxBatch}]`);
   if (items.length < n) throw new RangeError(`step: items holds ${items.length} ids for a batch of ${n}`);
   for (let b = 0; b < n; b++) {
@@ -96,6 +96,17 @@ export function checkStepArgs(
   e.hiddenSizes.forEach((H, l) => {
     if (hidden[l].length < n * H) throw new RangeError(`step: hidden[${l}] holds ${hidden[l].length} values, needs n×H = ${n * H}`);
   });
+}
+
+export function checkStepArgs(
+  e: Pick<InferenceEngine, 'nItems' | 'hiddenSizes' | 'topK' | 'maxExclude' | 'maxBatch'> & { outputScores?: boolean },
+  n: number,
+  items: Int32Array,
+  hidden: Float32Array[],
+  out: StepOutput,
+  exclude?: ExcludeLists,
+): void {
+  checkEncodeArgs(e, n, items, hidden);
   if (out.topIdx.length < n * e.topK || out.topScore.length < n * e.topK) throw new RangeError(`step: out.topIdx/topScore must hold n×topK = ${n * e.topK} values`);
   if (e.outputScores && out.scores && out.scores.length < n * e.nItems) throw new RangeError(`step: out.scores must hold n×nItems = ${n * e.nItems} values`);
   if (exclude) {

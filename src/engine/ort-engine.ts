@@ -8,8 +8,9 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { Gru4RecWeights } from '../model/weights.ts';
-import { exportOnnx, candidateCount, GraphNames } from './onnx/graph-builder.ts';
-import { checkStepArgs, resolveEngineOptions, type EngineConfig, type EngineOptions, type ExcludeLists, type InferenceEngine, type StepOutput } from './engine.ts';
+import { buildEncoderGraph, exportOnnx, candidateCount, GraphNames } from './onnx/graph-builder.ts';
+import { encodeModel } from './onnx/onnx-proto.ts';
+import { checkEncodeArgs, checkStepArgs, resolveEngineOptions, type EngineConfig, type EngineOptions, type ExcludeLists, type InferenceEngine, type StepOutput } from './engine.ts';
 import { takeUnexcludedRows } from './batch-topk.ts';
 
 export type OrtProvider = 'cuda' | 'cpu';
@@ -95,12 +96,15 @@ export class OrtEngine implements InferenceEngine {
   private readonly candIdx: BigInt64Array;
   private readonly candIdxWords: Int32Array;
   private readonly bindings = new Map<number, BatchBindings>();
+  private readonly encodeBindings = new Map<number, BatchBindings>();
   private readonly feeds: Record<string, ort.Tensor> = {};
   private disposed = false;
   private busy = false;
 
   private constructor(
     private readonly session: ort.InferenceSession,
+    /** The encoder-only graph (no catalogue product), for encode(). */
+    private readonly encoder: ort.InferenceSession,
     readonly provider: OrtProvider,
     weights: Gru4RecWeights,
     cfg: EngineConfig,
@@ -127,7 +131,15 @@ export class OrtEngine implements InferenceEngine {
     const model = exportOnnx(weights, { topK: cfg.topK, maxExclude: cfg.maxExclude, outputScores: cfg.outputScores });
     const log = opts.log ?? ((m: string) => console.info(m));
     const { session, provider } = await openSession(model, opts, log);
-    return new OrtEngine(session, provider, weights, cfg);
+    let encoder: ort.InferenceSession;
+    try {
+      // Same provider as the step; its log line would only repeat the step's.
+      encoder = (await openSession(encodeModel(buildEncoderGraph(weights)), { ...opts, providers: [provider] }, () => undefined)).session;
+    } catch (e) {
+      await session.release();
+      throw e;
+    }
+    return new OrtEngine(session, encoder, provider, weights, cfg);
   }
 
   /** Outputs land directly in the engine's scratch (ORT fills pre-allocated output tensors). */
@@ -146,6 +158,47 @@ export class OrtEngine implements InferenceEngine {
     return b;
   }
 
+  async encode(n: number, items: Int32Array, hidden: Float32Array[]): Promise<void> {
+    if (this.disposed) throw new Error('ort engine: encode() after dispose()');
+    if (this.busy) throw new Error('ort engine: encode() called while the previous step is still running; await it first');
+    checkEncodeArgs(this, n, items, hidden);
+    this.busy = true;
+    try {
+      let bind = this.encodeBindings.get(n);
+      if (!bind) {
+        const fetches: Record<string, ort.Tensor | null> = {};
+        this.hiddenSizes.forEach((H, l) => {
+          fetches[GraphNames.hiddenNext(l)] = new ort.Tensor('float32', this.hNext[l].subarray(0, n * H), [n, H]);
+        });
+        bind = { item: new ort.Tensor('int64', this.itemIds.subarray(0, n), [n]), fetches };
+        this.encodeBindings.set(n, bind);
+      }
+      await this.encoder.run(this.feedsFor(n, items, hidden, bind), bind.fetches);
+      this.hiddenSizes.forEach((H, l) => hidden[l].set(this.hNext[l].subarray(0, n * H)));
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  /** The step's inputs: item ids widened to int64 in place, hidden states wrapped without copying. */
+  private feedsFor(n: number, items: Int32Array, hidden: Float32Array[], bind: BatchBindings): Record<string, ort.Tensor> {
+    if (littleEndian) {
+      for (let b = 0; b < n; b++) {
+        this.itemWords[2 * b] = items[b];
+        this.itemWords[2 * b + 1] = 0;
+      }
+    } else {
+      for (let b = 0; b < n; b++) this.itemIds[b] = BigInt(items[b]);
+    }
+    const feeds = this.feeds;
+    feeds[GraphNames.item] = bind.item;
+    this.hiddenSizes.forEach((H, l) => {
+      const h = hidden[l];
+      feeds[GraphNames.hidden(l)] = new ort.Tensor('float32', h.length === n * H ? h : h.subarray(0, n * H), [n, H]);
+    });
+    return feeds;
+  }
+
   async step(n: number, items: Int32Array, hidden: Float32Array[], out: StepOutput, exclude?: ExcludeLists): Promise<void> {
     if (this.disposed) throw new Error('ort engine: step() after dispose()');
     // The scratch buffers serve one batch at a time; overlapping steps would overwrite each other.
@@ -161,21 +214,8 @@ export class OrtEngine implements InferenceEngine {
 
   private async runStep(n: number, items: Int32Array, hidden: Float32Array[], out: StepOutput, exclude?: ExcludeLists): Promise<void> {
     const { hiddenSizes, candidates: K, topK } = this;
-    if (littleEndian) {
-      for (let b = 0; b < n; b++) {
-        this.itemWords[2 * b] = items[b];
-        this.itemWords[2 * b + 1] = 0;
-      }
-    } else {
-      for (let b = 0; b < n; b++) this.itemIds[b] = BigInt(items[b]);
-    }
     const bind = this.bindingsFor(n);
-    const feeds = this.feeds;
-    feeds[GraphNames.item] = bind.item;
-    hiddenSizes.forEach((H, l) => {
-      const h = hidden[l];
-      feeds[GraphNames.hidden(l)] = new ort.Tensor('float32', h.length === n * H ? h : h.subarray(0, n * H), [n, H]);
-    });
+    const feeds = this.feedsFor(n, items, hidden, bind);
     let fetches = bind.fetches;
     if (this.outputScores && out.scores) {
       // The caller's score buffer changes between calls, so this wrapper can't be cached.
@@ -193,7 +233,8 @@ export class OrtEngine implements InferenceEngine {
     if (this.disposed) return;
     this.disposed = true;
     this.bindings.clear();
-    await this.session.release();
+    this.encodeBindings.clear();
+    await Promise.all([this.session.release(), this.encoder.release()]);
   }
 }
 

@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { Gru4Rec } from '../model/gru4rec.ts';
 import { TopK } from '../model/topk.ts';
 import type { Gru4RecWeights } from '../model/weights.ts';
-import { checkStepArgs, resolveEngineOptions, type EngineConfig, type EngineOptions, type ExcludeLists, type InferenceEngine, type StepOutput } from './engine.ts';
+import { checkEncodeArgs, checkStepArgs, resolveEngineOptions, type EngineConfig, type EngineOptions, type ExcludeLists, type InferenceEngine, type StepOutput } from './engine.ts';
 import { candidateCount } from './onnx/graph-builder.ts';
 import { selectRows, takeUnexcludedRows } from './batch-topk.ts';
 
@@ -91,6 +91,23 @@ export class TfjsEngine implements InferenceEngine {
     } finally {
       for (const t of hNext) t.dispose();
       scores.dispose();
+    }
+  }
+
+  async encode(n: number, items: Int32Array, hidden: Float32Array[]): Promise<void> {
+    if (this.disposed) throw new Error('tfjs engine: encode() after dispose()');
+    checkEncodeArgs(this, n, items, hidden);
+    const hNext = tf.tidy(() => {
+      const ids = tf.tensor1d(items.subarray(0, n), 'int32');
+      return this.model.encodeTensors(
+        this.hiddenSizes.map((H, l) => tf.tensor2d(hidden[l].subarray(0, n * H), [n, H])),
+        ids,
+      );
+    });
+    try {
+      for (let l = 0; l < hNext.length; l++) hidden[l].set((await hNext[l].data()) as Float32Array);
+    } finally {
+      for (const t of hNext) t.dispose();
     }
   }
 

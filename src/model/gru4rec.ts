@@ -110,12 +110,17 @@ export class Gru4Rec {
    * new hidden per layer and scores for all items [n, nItems]. Call inside tf.tidy.
    */
   stepTensors(hidden: tf.Tensor2D[], items: tf.Tensor1D): { hidden: tf.Tensor2D[]; scores: tf.Tensor2D } {
-    const x = gatherRows(this.vars[this.inputTable] as tf.Tensor2D, tf.reshape(items, [-1, 1]) as tf.Tensor2D);
-    const layers = Array.from({ length: this.nLayers }, (_, l) => this.layerParams(l));
-    const next = gruStack(x, hidden, layers);
+    const next = this.encodeTensors(hidden, items);
     const top = next[next.length - 1];
     const scores = this.arch.useBias ? tf.add(tf.matMul(top, this.outputTableT()), this.vars['out.by']) : tf.matMul(top, this.outputTableT());
     return { hidden: next, scores: scores as tf.Tensor2D };
+  }
+
+  /** The encoder half of a step: the next hidden states only, no scoring (replaying a session's history). */
+  encodeTensors(hidden: tf.Tensor2D[], items: tf.Tensor1D): tf.Tensor2D[] {
+    const x = gatherRows(this.vars[this.inputTable] as tf.Tensor2D, tf.reshape(items, [-1, 1]) as tf.Tensor2D);
+    const layers = Array.from({ length: this.nLayers }, (_, l) => this.layerParams(l));
+    return gruStack(x, hidden, layers);
   }
 
   /**

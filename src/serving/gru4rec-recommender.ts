@@ -307,7 +307,8 @@ export class Gru4RecRecommender implements StatefulRecommender {
       let rows = 0;
       const flush = async () => {
         for (let l = 0; l < this.hidden.length; l++) store.gather(l, this.rowSlots, rows, this.hidden[l]);
-        await this.engine.step(rows, this.rowItems, this.hidden, this.out);
+        // States only: a ranking at every history position would be thrown away.
+        await this.engine.encode(rows, this.rowItems, this.hidden);
         for (let l = 0; l < this.hidden.length; l++) store.scatter(l, this.rowSlots, rows, this.hidden[l]);
         rows = 0;
       };

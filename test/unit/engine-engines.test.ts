@@ -345,3 +345,30 @@ test('createEngine builds the default (ORT) engine and tfjs on request', async (
     await tfe.dispose();
   }
 });
+
+test('encode() advances hidden states exactly as step() does, without scoring, on both engines and every architecture', async () => {
+  for (const { label, arch } of VARIANTS) {
+    const weights = syntheticWeights(arch, 7);
+    const rand = seededRandom(11);
+    const n = 9;
+    const items = randomItems(rand, n, arch.nItems);
+    const h0 = randomHidden(rand, n, arch.hiddenSizes);
+    const ref = referenceStep(weights, n, items, h0);
+    for (const engine of [
+      await createOrtEngine(weights, { topK: TOPK, maxBatch: 16, providers: ['cpu'], log: quiet }),
+      await createTfjsEngine(weights, { topK: TOPK, maxBatch: 16 }),
+    ]) {
+      try {
+        const viaEncode = h0.map((h) => Float32Array.from(h));
+        await engine.encode(n, items, viaEncode);
+        assertHiddenMatches(`${engine.name} ${label} encode`, viaEncode, ref.hidden);
+        const viaStep = h0.map((h) => Float32Array.from(h));
+        await engine.step(n, items, viaStep, newOut(n));
+        viaEncode.forEach((h, l) => assert.deepEqual(h, viaStep[l], `${engine.name} ${label}: layer ${l} of encode equals step's`));
+        await assert.rejects(engine.encode(1, Int32Array.of(arch.nItems), viaEncode), /outside the catalogue/);
+      } finally {
+        await engine.dispose();
+      }
+    }
+  }
+});

@@ -18,6 +18,11 @@ export interface ExportOptions {
   outputScores?: boolean;
 }
 
+/** The encoder-only graph: item + hidden states in, next hidden states out, no scoring (InferenceEngine.encode). */
+export function buildEncoderGraph(weights: Gru4RecWeights): OnnxModel {
+  return buildGraph(weights, { topK: 1 }, false);
+}
+
 /** ONNX opset the graph is written against (Split takes its sizes as an input since 13). */
 export const OPSET_VERSION = 17;
 /** IR version 8 is what opset 17 shipped with (onnx 1.12). */
@@ -70,7 +75,7 @@ class GraphBuilder {
   }
 }
 
-export function buildGraph(weights: Gru4RecWeights, opts: ExportOptions): OnnxModel {
+export function buildGraph(weights: Gru4RecWeights, opts: ExportOptions, scoring = true): OnnxModel {
   validateWeights(weights);
   const { arch, tensors } = weights;
   const { nItems, hiddenSizes } = arch;
@@ -120,6 +125,17 @@ export function buildGraph(weights: Gru4RecWeights, opts: ExportOptions): OnnxMo
     x = hNext;
     hPrev = hNext;
   });
+
+  if (!scoring) {
+    return {
+      irVersion: IR_VERSION,
+      opsetVersion: OPSET_VERSION,
+      producerName: 'streamrec',
+      producerVersion: '1',
+      docString: `GRU4Rec encoder step: nItems=${nItems}, hidden=[${hiddenSizes}], input=${inputTableName(arch)}`,
+      graph: { name: 'gru4rec_encode', nodes: g.nodes, initializers: g.initializers, inputs, outputs },
+    };
+  }
 
   // Scores over the whole catalogue: h_last · Wyᵀ + by as one Gemm with transB, so Wy is used in its
   // stored [nItems, H] layout (ORT pre-packs the constant operand once at load).
