@@ -63,7 +63,7 @@ const t0 = performance.now();
 let batches = 0;
 while (rec.reencodePending > 0 || batches < 200) {
   const t = performance.now();
-  if (rec.reencodePending > 0) await rec.reencodeSome(B);
+  if (rec.reencodePending > 0) await rec.reencodeFor(cfg.serving.batch.maxWaitMs);
   await rec.recommendBatch(batchOf(randomSession), out);
   after.push(performance.now() - t);
   batches++;

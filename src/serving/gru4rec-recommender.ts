@@ -283,6 +283,24 @@ export class Gru4RecRecommender implements StatefulRecommender {
     });
   }
 
+  /**
+   * Re-encodes waiting sessions in chunks of `chunk` until `budgetMs` has passed or none wait;
+   * returns how many remain. A time budget, not a count: how long a session takes depends on its
+   * history and the machine, and what must stay bounded is how long the next batch waits.
+   */
+  reencodeFor(budgetMs: number, chunk = 64): Promise<number> {
+    return this.exclusive(async () => {
+      const started = performance.now();
+      const slots = new Int32Array(chunk);
+      while (this.store.reencodePending > 0) {
+        const n = this.store.takeReencodeSlots(slots, chunk);
+        if (n > 0) await this.replay(slots, n, this.readHistories(slots, n));
+        if (performance.now() - started >= budgetMs) break;
+      }
+      return this.store.reencodePending;
+    });
+  }
+
   get reencodePending(): number {
     return this.store.reencodePending;
   }

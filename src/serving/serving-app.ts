@@ -350,12 +350,13 @@ export class ServingApp {
   }
 
   /**
-   * After a swap, sessions that have not clicked yet are re-encoded in small chunks between
-   * micro-batches (sessions that click are re-encoded in their batch), so no batch waits long.
+   * After a swap, sessions that have not clicked yet are re-encoded between micro-batches, at
+   * most one batch's max wait of work at a time (sessions that click are re-encoded in their
+   * batch), so a batch waits for re-encoding no longer than it may wait to fill.
    */
   private async trickleReencode(rec: Gru4RecRecommender): Promise<void> {
     while (rec.reencodePending > 0 && !this.stopping && !this.fatalError) {
-      await this.batcher.betweenBatches(() => rec.reencodeSome(this.o.maxBatch));
+      await this.batcher.betweenBatches(() => rec.reencodeFor(this.o.maxWaitMs));
     }
   }
 

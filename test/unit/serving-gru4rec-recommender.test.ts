@@ -256,6 +256,10 @@ test('a re-encoding swap is lazy: sessions wait flagged and are re-encoded in ch
   const out: RecommendOutcome[] = [];
   await rec.recommendBatch([click('s6', 2)], out); // s6 may still be flagged: re-encoded in its batch
   assert.ok(rec.reencodePending <= 3);
+  const left = rec.reencodePending;
+  // A zero budget still makes progress (one chunk); an ample one finishes.
+  assert.equal(await rec.reencodeFor(0, 1), left - 1);
+  assert.equal(await rec.reencodeFor(60_000), 0);
   while ((await rec.reencodeSome(2)) > 0);
   const straight = await buildGru4RecRecommender(config(), next, itemIds, 'v2', quiet);
   await straight.recommendBatch([...evs, click('s6', 2)], []);
