@@ -27,7 +27,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig, type StreamrecConfig } from '../src/config/config.ts';
 import { driftClicks, driftStreamOptions } from '../src/data/drift-stream.ts';
 import { loadSessionTsv, sessionsFromClicks, sharedDataDir } from '../src/data/sessions.ts';
-import { writeRecallPlot } from '../src/eval/plot-png.ts';
+import { onlineRecallSpec, writeChartPng } from '../src/eval/plot-png.ts';
 import { clicksInTimeOrder } from '../src/ingest/replay.ts';
 import { PrequentialMetrics } from '../src/metrics/online-metrics.ts';
 import { initBackend } from '../src/model/backend.ts';
@@ -401,11 +401,7 @@ async function main(): Promise<void> {
     datasets: results,
   };
   writeFileSync(args.out!, `${JSON.stringify(report, null, 2)}\n`);
-  writeRecallPlot(
-    args.png!,
-    results.map((d) => ({ title: d.dataset, series: d.runs.map((r) => ({ name: r.name, values: r.buckets.map((b) => b.recall) })) })),
-    { xLabel: `served stream, ${100 / BUCKETS}% buckets (1 = earliest)`, yLabel: 'online Recall@20' },
-  );
+  await writeChartPng(args.png!, onlineRecallSpec(results, BUCKETS));
   console.error(`wrote ${args.out} and ${args.png}`);
 }
 

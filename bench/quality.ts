@@ -22,7 +22,7 @@ import { PopularityScorer } from '../src/eval/baselines/popularity.ts';
 import { ItemKnnScorer } from '../src/eval/baselines/item-knn.ts';
 import { SessionKnnScorer } from '../src/eval/baselines/session-knn.ts';
 import { type DatasetReport, type ReportRow, formatTable, toJsonReport, writeJsonReport } from '../src/eval/report.ts';
-import { writeRecallPlot } from '../src/eval/plot-png.ts';
+import { offlineRecallSpec, writeChartPng } from '../src/eval/plot-png.ts';
 import { GRU_MODELS, type TrainedModel } from './quality-gru.ts';
 
 const { values: args } = parseArgs({
@@ -168,10 +168,7 @@ async function main(): Promise<void> {
   }
   if (reports.length === 0) throw new Error(`no dataset found under ${root}`);
   writeJsonReport(args.out!, toJsonReport(reports, { quick, batchSize, command: process.argv.slice(2).join(' ') }));
-  writeRecallPlot(
-    args.png!,
-    reports.map((r) => ({ title: r.dataset, series: r.rows.map((row) => ({ name: row.result.model, values: row.result.recallCurve.slice(0, 20) })) })),
-  );
+  await writeChartPng(args.png!, offlineRecallSpec(reports));
   console.error(`wrote ${args.out} and ${args.png}`);
 }
 

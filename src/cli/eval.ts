@@ -79,6 +79,6 @@ export async function runEval(o: EvalCliOptions): Promise<EvalResult[]> {
   const report = { dataset: o.data ?? o.test!, protocol, nItems: index.size, trainEvents: train.items.length, rows };
   process.stdout.write(formatTable(report) + '\n');
   if (o.out) writeJsonReport(o.out, toJsonReport([report]));
-  if (o.png) writeRecallPlot(o.png, [{ title: report.dataset, series: rows.map((r) => ({ name: r.result.model, values: r.result.recallCurve })) }]);
+  if (o.png) await writeRecallPlot(o.png, [{ title: report.dataset, series: rows.map((r) => ({ name: r.result.model, values: r.result.recallCurve })) }]);
   return rows.map((r) => r.result);
 }
