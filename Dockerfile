@@ -25,9 +25,13 @@ COPY --from=build /app/dist ./dist
 COPY schemas ./schemas
 COPY topologies ./topologies
 COPY bin ./bin
-# Port of `streamrec serve`'s HTTP endpoints (/metrics, /healthz, /readyz). They bind to
-# metrics.host, loopback by default: deployments set STREAMREC_METRICS__HOST=0.0.0.0 to expose them.
-EXPOSE 9464
+# The registry, the trainer's checkpoint and the seed model live under /var/lib/streamrec, a volume
+# in docker-compose.yml and deploy/k8s; owned by `node` so a fresh named volume is writable for it.
+RUN mkdir -p /var/lib/streamrec && chown node:node /var/lib/streamrec
+# HTTP endpoints (/metrics, /healthz, /readyz, status page) of serve (metrics.port), train --follow
+# (train.metricsPort) and monitor (monitor.metricsPort). They bind to metrics.host, loopback by
+# default: deployments set STREAMREC_METRICS__HOST=0.0.0.0 to expose them.
+EXPOSE 9464 9465 9466
 USER node
 ENTRYPOINT ["node", "bin/streamrec.js"]
 CMD ["serve"]

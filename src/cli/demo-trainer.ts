@@ -44,6 +44,8 @@ export function trainerEnv(o: Pick<DemoTrainerOptions, 'env' | 'config' | 'topol
     STREAMREC_REGISTRY__PATH: c.registry.path,
     STREAMREC_TRAIN__WINDOW_EVENTS: String(o.windowEvents),
     STREAMREC_TRAIN__GATE_WINDOW_EVENTS: String(o.gateWindowEvents),
+    // No HTTP port: two demos (or a demo and a test) on one machine would collide on it.
+    STREAMREC_TRAIN__METRICS_PORT: '0',
   };
 }
 

@@ -4,6 +4,7 @@
  *   streamrec serve    [--topology file] [--instance id]      run the serving topology against KAFKA_BROKERS
  *   streamrec produce  --data file|--synthetic N [--rate N]   replay a dataset (or synthetic clicks) to the clicks topic
  *   streamrec model    list | promote --version N             the model registry's versions; promote (or roll back) one
+ *   streamrec monitor  [--metrics-port N]                     online Recall@k / MRR@k of any recommender, from the topics
  * Configuration: topologies/default.yaml (or --topology / STREAMREC_TOPOLOGY), overridden by env
  * (KAFKA_BROKERS, STREAMREC_<PATH>); a bad config stops here with the field's name.
  */
@@ -16,6 +17,7 @@ import { runServe } from './serve.ts';
 import { runTrain, runTrainFollow } from './train.ts';
 import { runEval } from './eval.ts';
 import { runModelCommand } from './model.ts';
+import { runMonitor } from './monitor.ts';
 
 const USAGE = `usage: streamrec <command> [options]
 
@@ -46,6 +48,10 @@ commands:
   model promote --version N
             verify version N, make it CURRENT and announce it on topics.modelUpdates (every
             serving process with model.kind registry swaps to it); rollback = promote an earlier N
+  monitor   online Recall@k / MRR@k (k = 5, 10, 20) per model version of whatever writes the
+            recommendations topic: joins each click with the list emitted for it (group groups.monitor,
+            read_committed), exports the same series as serving, plus missing recommendations
+            --metrics-port <N> (default monitor.metricsPort; 0 = no HTTP endpoints)
 
 global options:
   --topology <file.yaml>   deployment config (default topologies/default.yaml)
@@ -86,6 +92,7 @@ async function main(argv: string[]): Promise<number> {
       'follow-window': { type: 'string' },
       'from-model': { type: 'string' },
       checkpoint: { type: 'string' },
+      'metrics-port': { type: 'string' },
     },
     strict: true,
   });
@@ -146,6 +153,13 @@ async function main(argv: string[]): Promise<number> {
         `export: ${values.out} (${(bytes.length / 1e6).toFixed(1)} MB; inputs item int64[batch], h0..h${m.weights.arch.hiddenSizes.length - 1}; outputs h*_next, topk_scores, topk_indices)\n`,
       );
       return 0;
+    }
+    case 'monitor': {
+      const port = num('metrics-port', values['metrics-port']);
+      if (port !== undefined && (!Number.isInteger(port) || port > 65_535))
+        throw new ConfigError('--metrics-port', `expected a port in [0, 65535], got "${values['metrics-port']}"`);
+      await runMonitor(loadConfig(values.topology), { metricsPort: port });
+      return EXIT_CODES.ok;
     }
     case 'produce':
       await runProduce(loadConfig(values.topology), {

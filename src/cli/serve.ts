@@ -3,7 +3,14 @@ import { ServingApp } from '../serving/serving-app.ts';
 import { createRecommender } from '../serving/create-recommender.ts';
 import { Gru4RecRecommender } from '../serving/gru4rec-recommender.ts';
 import { createKafka } from '../kafka/client.ts';
-import { serveMetrics } from '../metrics/prometheus.ts';
+import type { Server } from 'node:http';
+import { serveHttp, type RouteHandler } from '../metrics/http-server.ts';
+import { servingStatusSource } from '../metrics/status/serving-status-source.ts';
+import { statusRoutes } from '../metrics/status/status-routes.ts';
+import { StatusTimeline } from '../metrics/status/status-timeline.ts';
+import { createTelemetry, type Telemetry } from '../metrics/telemetry.ts';
+import { instrumentServing } from '../serving/instrumentation.ts';
+import type { Recommender } from '../serving/recommender.ts';
 import { ModelRegistry } from '../registry/model-registry.ts';
 import { ModelUpdatesFollower } from '../registry/model-updates.ts';
 import { ModelFollower } from '../serving/model-follower.ts';
@@ -12,26 +19,16 @@ import { ModelFollower } from '../serving/model-follower.ts';
 export async function runServe(config: StreamrecConfig, instanceId: string): Promise<void> {
   const recommender = await createRecommender(config);
   const app = new ServingApp({ config, recommender, instanceId });
+  // The status page samples the same stats the metrics export; its routes share the metrics port.
+  const timeline = new StatusTimeline(servingStatusSource(app.stats, instanceId, () => recommender.version));
+  app.events.on('modelSwapped', (r) => timeline.modelSwapped(r.to, r.pauseMs));
   // The probes answer from the start: /readyz says "starting" until the consumer has joined.
-  const store = recommender instanceof Gru4RecRecommender ? recommender.store : null;
-  const metrics =
-    config.metrics.port > 0
-      ? await serveMetrics(
-          {
-            stats: app.stats,
-            instanceId,
-            modelVersion: () => recommender.version,
-            sessionStoreBytes: store ? () => store.memoryBytes() : undefined,
-            sessions: store ? () => store.size : undefined,
-            healthy: () => app.health().alive,
-            ready: () => app.health().ready,
-            reason: () => app.health().reason,
-          },
-          config.metrics.port,
-          config.metrics.host,
-        )
-      : null;
-  if (metrics) process.stderr.write(`serve: Prometheus metrics on http://${config.metrics.host}:${config.metrics.port}/metrics, probes /healthz /readyz\n`);
+  const endpoints = await serveEndpoints(app, recommender, config, instanceId, config.metrics.port > 0 ? statusRoutes(timeline) : undefined);
+  if (endpoints.server) {
+    timeline.start();
+    const base = `http://${config.metrics.host}:${config.metrics.port}`;
+    process.stderr.write(`serve: metrics on ${base}/metrics, status page ${base}/status, probes /healthz /readyz\n`);
+  }
   await app.start();
   // model.kind registry: every promotion announced on topics.modelUpdates is hot-swapped in.
   const follower = config.model.kind === 'registry' ? await followRegistry(config, app, () => recommender.version) : null;
@@ -54,11 +51,67 @@ export async function runServe(config: StreamrecConfig, instanceId: string): Pro
     app.fatal,
   ]);
   clearInterval(ticker);
-  metrics?.close();
+  timeline.stop();
+  await endpoints.close();
   await follower?.stop().catch(() => undefined);
   await Promise.race([app.stop().catch(() => undefined), new Promise((r) => setTimeout(r, 10_000).unref())]);
   if (fatal) throw fatal;
   process.stderr.write('serve: stopped cleanly\n');
+}
+
+export interface ServingEndpoints {
+  telemetry: Telemetry;
+  /** The HTTP server (/metrics, /healthz, /readyz, extra routes); null when metrics.port is 0. */
+  server: Server | null;
+  close(): Promise<void>;
+}
+
+/**
+ * The serving process's telemetry (OpenTelemetry meter with the Prometheus exporter, OTLP push
+ * when metrics.otlp is set) and its one HTTP port. `routes` are extra GET paths on that port
+ * (the status page). metrics.port 0 serves no HTTP; an OTLP push still runs if configured.
+ */
+export async function serveEndpoints(
+  app: ServingApp,
+  recommender: Recommender,
+  config: StreamrecConfig,
+  instanceId: string,
+  routes?: ReadonlyMap<string, RouteHandler>,
+): Promise<ServingEndpoints> {
+  const telemetry = createTelemetry({ serviceName: 'streamrec-serve', instanceId, ...(config.metrics.otlp ? { otlp: config.metrics.otlp } : {}) });
+  const store = recommender instanceof Gru4RecRecommender ? recommender.store : null;
+  const detach = instrumentServing(app.events, app.stats, telemetry.meter, {
+    modelVersion: () => recommender.version,
+    ...(store ? { sessions: () => store.size, sessionStoreBytes: () => store.memoryBytes() } : {}),
+  });
+  let server: Server | null = null;
+  try {
+    if (config.metrics.port > 0)
+      server = await serveHttp(
+        {
+          metrics: telemetry.metricsHandler,
+          healthy: () => app.health().alive,
+          ready: () => app.health().ready,
+          reason: () => app.health().reason,
+          ...(routes ? { routes } : {}),
+        },
+        config.metrics.port,
+        config.metrics.host,
+      );
+  } catch (e) {
+    detach();
+    await telemetry.shutdown();
+    throw e;
+  }
+  return {
+    telemetry,
+    server,
+    close: async () => {
+      await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+      detach();
+      await telemetry.shutdown();
+    },
+  };
 }
 
 async function followRegistry(config: StreamrecConfig, app: ServingApp, currentVersion: () => string): Promise<ModelFollower> {

@@ -20,6 +20,11 @@ import { RegistryTarget } from '../train/continuous/registry-target.ts';
 import { StreamTrainer, type WindowReport } from '../train/continuous/stream-trainer.ts';
 import { encodeOptimizerState, OPTIMIZER_BIN } from '../train/optimizer-file.ts';
 import { onnxExport, startingModel } from './train-start.ts';
+import { hostname } from 'node:os';
+import type { Server } from 'node:http';
+import { serveHttp } from '../metrics/http-server.ts';
+import { createTelemetry } from '../metrics/telemetry.ts';
+import { createTrainerStats, recordWindow, registerTrainerInstruments } from '../metrics/trainer-instruments.ts';
 
 export interface TrainCliOptions {
   data: string;
@@ -114,7 +119,15 @@ export async function runTrainFollow(o: TrainFollowCliOptions): Promise<void> {
   const backend = await initBackend(undefined, log);
   const kafka = createKafka(cfg, '-trainer');
   const target = new RegistryTarget(registry, { kafka, topic: cfg.topics.modelUpdates.name }, onnxExport(cfg));
-  const trainerOptions = { options, checkpointDir, target, onWindow: (r: WindowReport) => log(windowLine(r)) };
+  // Metrics: the trainer's window reports on its own HTTP port (train.metricsPort) and OTLP if configured.
+  const trainerStats = createTrainerStats();
+  const telemetry = createTelemetry({ serviceName: 'streamrec-trainer', instanceId: `${hostname()}-${process.pid}`, ...(cfg.metrics.otlp ? { otlp: cfg.metrics.otlp } : {}) });
+  registerTrainerInstruments(telemetry.meter, trainerStats);
+  const onWindow = (r: WindowReport) => {
+    recordWindow(trainerStats, r);
+    log(windowLine(r));
+  };
+  const trainerOptions = { options, checkpointDir, target, onWindow };
   const checkpoint = await readCheckpoint(checkpointDir);
   let trainer: StreamTrainer;
   if (checkpoint) {
@@ -134,8 +147,22 @@ export async function runTrainFollow(o: TrainFollowCliOptions): Promise<void> {
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);
   o.signal?.addEventListener('abort', onSignal, { once: true });
+  // Served from here on, so that nothing above (a missing model, a bad checkpoint) can leave the port bound.
+  let following = false;
+  let endpoints: Server | null = null;
+  if (cfg.train.metricsPort > 0) {
+    endpoints = await serveHttp({ metrics: telemetry.metricsHandler, ready: () => following, reason: () => 'stopping' }, cfg.train.metricsPort, cfg.metrics.host).catch(
+      (e: Error) => {
+        trainer.dispose();
+        target.dispose();
+        throw new ConfigError('train.metricsPort', `cannot serve on ${cfg.metrics.host}:${cfg.train.metricsPort}: ${e.message}`);
+      },
+    );
+    log(`metrics on http://${cfg.metrics.host}:${cfg.train.metricsPort}/metrics, probes /healthz /readyz`);
+  }
   const t0 = performance.now();
   const events0 = trainer.eventCount;
+  following = true;
   try {
     await followClicks(kafka, {
       topic: cfg.topics.clicks.name,
@@ -157,6 +184,9 @@ export async function runTrainFollow(o: TrainFollowCliOptions): Promise<void> {
     process.off('SIGINT', onSignal);
     trainer.dispose();
     target.dispose();
+    following = false;
+    await new Promise<void>((r) => (endpoints ? endpoints.close(() => r()) : r()));
+    await telemetry.shutdown();
   }
 }
 

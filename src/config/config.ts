@@ -79,6 +79,6 @@ export function namespaced(base: StreamrecConfig, prefix: string, partitions?: n
       // One partition whatever the others get: every announcement has the same key.
       modelUpdates: rename(t.modelUpdates),
     },
-    groups: { serving: `${prefix}-${base.groups.serving}`, trainer: `${prefix}-${base.groups.trainer}` },
+    groups: { serving: `${prefix}-${base.groups.serving}`, trainer: `${prefix}-${base.groups.trainer}`, monitor: `${prefix}-${base.groups.monitor}` },
   };
 }

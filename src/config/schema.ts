@@ -124,7 +124,7 @@ export function configSchema(env: NodeJS.ProcessEnv = process.env) {
   return section({
     kafka: section({ brokers: brokerList, clientId: nonEmpty(), security: securitySection(env) }),
     topics: section({ clicks: topic, recommendations: topic, deadLetter: deadLetterTopic, sessionChangelog: topic, modelUpdates: topic }),
-    groups: section({ serving: nonEmpty(), trainer: nonEmpty() }),
+    groups: section({ serving: nonEmpty(), trainer: nonEmpty(), monitor: nonEmpty() }),
     wireFormat: oneOf(['plain', 'confluent']),
     ingest: section({
       /** Records larger than this are dead-lettered (TOO_LARGE) before any decoding is attempted. */
@@ -164,9 +164,37 @@ export function configSchema(env: NodeJS.ProcessEnv = process.env) {
       checkpointEveryEvents: intIn(1),
       /** A GRU4Rec preset name (src/model/gru4rec-config.ts); checked by the trainer, which knows the list. */
       preset: nonEmpty('expected a preset name'),
+      /** Port of `streamrec train --follow`'s HTTP endpoints (/metrics, /healthz, /readyz) on metrics.host; 0 disables them. */
+      metricsPort: intIn(0, 65_535),
+    }),
+    /** `streamrec monitor`: prequential quality of any recommender, joined from the clicks and recommendations topics (src/monitor). */
+    monitor: section({
+      /** How long a click waits for its list: in click time (record timestamps) of its partition, in wall time where nothing is answered. */
+      joinWindowMs: intIn(0, 86_400_000),
+      /** Sessions whose latest list is held (least recently emitted-to forgotten beyond it); serving's own metric holds serving.sessions.maxSessions. */
+      maxSessions: intIn(1, 100_000_000),
+      /** Most clicks waiting for their list, and most lists waiting for their click (each); the oldest gives way. */
+      maxPending: intIn(1, 100_000_000),
+      /** Port of the monitor's HTTP endpoints (/metrics, /healthz, /readyz) on metrics.host; 0 disables them. */
+      metricsPort: intIn(0, 65_535),
     }),
     /** HTTP endpoints of `streamrec serve` (/metrics, /healthz, /readyz); port 0 disables them. */
-    metrics: section({ host: nonEmpty('expected a host name or address'), port: intIn(0, 65_535) }),
+    metrics: section({
+      host: nonEmpty('expected a host name or address'),
+      port: intIn(0, 65_535),
+      /** Online Recall@k / MRR@k (src/metrics/online-quality.ts). */
+      quality: section({
+        /** Targets in each model version's sliding window. */
+        slidingTargets: intIn(1, 10_000_000),
+        /** Model versions exported at once; the one that emitted least recently is retired beyond it. */
+        maxVersions: intIn(1, 1000),
+      }),
+      /** Push metrics to an OpenTelemetry collector over OTLP/HTTP as well; absent: Prometheus pull only. */
+      otlp: section({
+        endpoint: z.url({ error: 'expected an http(s) URL', protocol: /^https?$/ }),
+        intervalMs: intIn(1000, 3_600_000),
+      }).optional(),
+    }),
   }).superRefine((c, ctx) => {
     if (c.topics.sessionChangelog.partitions !== c.topics.clicks.partitions)
       ctx.addIssue({

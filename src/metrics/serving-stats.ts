@@ -1,7 +1,11 @@
 import type { DeadLetterKind } from '../errors/errors.ts';
-import { LatencyHistogram, PrequentialMetrics } from './online-metrics.ts';
+import { LatencyHistogram, type PrequentialMetrics } from './online-metrics.ts';
+import { OnlineQuality, type OnlineQualityOptions } from './online-quality.ts';
 
-/** Counters of one serving process, read by the Prometheus endpoint and the CLI's live line. */
+/**
+ * Counters of one serving process: the OpenTelemetry instruments read them at collection time
+ * (serving-instruments.ts), the CLI's live line, the demo and tests read them directly.
+ */
 export interface ServingStats {
   eventsIn: number;
   recommendationsOut: number;
@@ -10,13 +14,21 @@ export interface ServingStats {
   transactionsAborted: number;
   changelogRecordsOut: number;
   restoredRecords: number;
+  modelSwaps: number;
+  /** Per assigned clicks partition: records between the last fetched offset and the high watermark. */
+  consumerLag: Map<number, number>;
+  /** For the CLI's quantiles (p50/p99 lines); the exported histogram is the OTel one. */
   latency: LatencyHistogram;
   /** Same samples as latency; whoever reports a live window resets it. */
   recentLatency: LatencyHistogram;
+  /** Recall@k / MRR@k per model version, cumulative and sliding. */
+  online: OnlineQuality;
+  /** All versions together at k = 20 (online.overall). */
   quality: PrequentialMetrics;
 }
 
-export function createServingStats(topK: number): ServingStats {
+export function createServingStats(quality: OnlineQualityOptions): ServingStats {
+  const online = new OnlineQuality(quality);
   return {
     eventsIn: 0,
     recommendationsOut: 0,
@@ -25,8 +37,11 @@ export function createServingStats(topK: number): ServingStats {
     transactionsAborted: 0,
     changelogRecordsOut: 0,
     restoredRecords: 0,
+    modelSwaps: 0,
+    consumerLag: new Map(),
     latency: new LatencyHistogram(),
     recentLatency: new LatencyHistogram(),
-    quality: new PrequentialMetrics(topK),
+    online,
+    quality: online.overall,
   };
 }

@@ -26,6 +26,7 @@ import { AtLeastOnceCommitter, type Committer, TransactionalCommitter } from './
 import { consumerCrashError, fatalFormOf } from './fatal-errors.ts';
 import { GroupMembership } from './group-membership.ts';
 import { attachStats } from './instrumentation.ts';
+import { STAGES } from '../metrics/instruments.ts';
 import { Gru4RecRecommender, type SwappableModel, type SwapPolicy, type SwapReport } from './gru4rec-recommender.ts';
 import { isStateful, type Recommender } from './recommender.ts';
 import { ServingEvents } from './serving-events.ts';
@@ -79,6 +80,11 @@ export class ServingApp {
   /** Per partition, the committed offset noted when its last restore began. */
   private readonly committedAtRestore = new Map<number, string>();
   private fatalError: Error | null = null;
+  // Timing capture for the stage / wait histograms (performance.now() ms). A partition has at
+  // most one chunk queued or in flight, so one slot per partition holds that chunk's times.
+  private readonly chunkFetchedAt = new Map<number, number>();
+  private readonly chunkQueuedAt = new Map<number, number>();
+  private readonly stageMs = new Float64Array(STAGES.length);
   private started = false;
   private stopping = false;
 
@@ -89,7 +95,7 @@ export class ServingApp {
     this.batcher = new MicroBatcher(this.o.maxBatch, (chunks) => this.processBatch(chunks));
     const log = opts.log ?? ((l) => process.stderr.write(`${l}\n`));
     this.events.on('log', log);
-    this.stats = attachStats(this.events, opts.config.serving.topK);
+    this.stats = attachStats(this.events, opts.config);
   }
 
   get exactlyOnce(): boolean {
@@ -182,6 +188,7 @@ export class ServingApp {
       partitionsConsumedConcurrently: this.o.clickPartitions,
       eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
         const partition = batch.partition;
+        const fetchedAt = performance.now();
         // A failed restore leaves the partition without state: ready() fails the batch so the
         // consumer restarts, re-joins and restores again, rather than serving from empty sessions.
         if (this.restorer) await this.restorer.ready(partition);
@@ -196,6 +203,8 @@ export class ServingApp {
           for (let start = 0; start < batch.messages.length; start += this.o.maxBatch) {
             if (!isRunning() || isStale() || this.fatalError) return;
             const records = batch.messages.slice(start, start + this.o.maxBatch).map((message) => ({ partition, message }));
+            this.chunkFetchedAt.set(partition, fetchedAt);
+            this.chunkQueuedAt.set(partition, performance.now());
             try {
               await this.batcher.submit({ partition, records });
             } catch (e) {
@@ -204,7 +213,9 @@ export class ServingApp {
               if (this.membership.owns(partition) && isRunning()) consumer.seek({ topic: batch.topic, partition, offset: records[0].message.offset });
               return;
             }
-            resolveOffset(records[records.length - 1].message.offset);
+            const lastOffset = records[records.length - 1].message.offset;
+            resolveOffset(lastOffset);
+            this.events.emit('lag', { partition, records: Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(lastOffset) - 1n)) });
           }
         } finally {
           clearInterval(keepAlive);
@@ -277,22 +288,28 @@ export class ServingApp {
     const records = chunks.length === 1 ? chunks[0].records : chunks.flatMap((c) => c.records);
     const ticket = this.membership.ticket();
     const asm = this.assembler;
+    const began = performance.now();
     asm.begin(records, Date.now());
+    const decoded = performance.now();
     const partitions = asm.partitions();
+    const modelVersion = this.opts.recommender.version;
     const lifecycle = new BatchLifecycle(() => this.rollback(partitions));
     try {
-      const t0 = performance.now();
       await asm.step();
+      const stepped = performance.now();
       lifecycle.advance('stepped');
       const producedAt = Date.now();
       const { messages, offsets } = asm.outputs(producedAt);
-      const t1 = performance.now();
       lifecycle.advance('sent');
+      let sent = Number.NaN;
       await this.committer!.commit(messages, offsets, () => {
         const why = this.membership.whyNotCommit(ticket, partitions);
         if (why) throw new BatchAbortedError(`not committing: ${why}`);
+        sent = performance.now();
       });
       lifecycle.advance('committed');
+      const committed = performance.now();
+      this.timeStages(chunks, began, decoded, stepped, sent, committed);
       for (const t of offsets) for (const p of t.partitions) this.committedByMe.set(p.partition, BigInt(p.offset));
       this.consecutiveAborts = 0;
       this.events.emit('batchCommitted', {
@@ -303,8 +320,9 @@ export class ServingApp {
         recommendations: asm.recommendations,
         deadLetters: asm.deadLetterCounts,
         changelogRecords: asm.changelogRecords,
-        stepMs: t1 - t0,
-        commitMs: performance.now() - t1,
+        modelVersion,
+        stageMs: this.stageMs,
+        waitMs: this.oldest(this.chunkFetchedAt, chunks, began),
       });
     } catch (e) {
       await lifecycle.abort(e);
@@ -317,6 +335,24 @@ export class ServingApp {
       else this.log(`micro-batch of ${records.length} records on partitions [${partitions}] aborted: ${describeError(e)}`);
       throw new BatchAbortedError(describeError(e));
     }
+  }
+
+  /** Fills stageMs (indexed as STAGES) for a committed batch; `store` is not told apart from the recommender call (NaN). */
+  private timeStages(chunks: readonly Chunk<PendingRecord>[], began: number, decoded: number, stepped: number, sent: number, committed: number): void {
+    const t = this.stageMs;
+    t[STAGES.indexOf('queue')] = this.oldest(this.chunkQueuedAt, chunks, began);
+    t[STAGES.indexOf('decode')] = decoded - began;
+    t[STAGES.indexOf('store')] = Number.NaN;
+    t[STAGES.indexOf('engine')] = stepped - decoded;
+    t[STAGES.indexOf('produce')] = sent - stepped;
+    t[STAGES.indexOf('commit')] = committed - sent;
+  }
+
+  /** How long before `now` the earliest of the chunks' times (per partition) was. */
+  private oldest(times: ReadonlyMap<number, number>, chunks: readonly Chunk<PendingRecord>[], now: number): number {
+    let first = now;
+    for (const c of chunks) first = Math.min(first, times.get(c.partition) ?? now);
+    return now - first;
   }
 
   /**

@@ -20,9 +20,18 @@ export interface BatchCommitted {
   recommendations: number;
   deadLetters: ReadonlyMap<DeadLetterKind, number>;
   changelogRecords: number;
-  /** Engine step, produce and commit durations of this batch (ms). */
-  stepMs: number;
-  commitMs: number;
+  /** The version that served the whole batch (no batch mixes versions). */
+  modelVersion: string;
+  /**
+   * Time the batch spent in each stage (ms), indexed as STAGES (src/metrics/instruments.ts):
+   * queue (its oldest chunk, submitted → engine pass began), decode, store (session state, when
+   * the recommender reports it apart from its engine work; else NaN and inside engine), engine
+   * (the recommender call), produce (encoding outputs and sending them with the offsets), commit
+   * (the commit point).
+   */
+  stageMs: Float64Array;
+  /** Oldest chunk of the batch: fetched from the broker → its engine pass began (ms). */
+  waitMs: number;
 }
 
 export interface BatchAborted {
@@ -39,6 +48,8 @@ export interface ServingEventMap {
   batchAborted: [BatchAborted];
   assigned: [{ partitions: number[]; revoked: number[]; added: number[] }];
   restored: [{ partitions: number[]; records: number; counts: RestoreCounts; reencoded: number; ms: number }];
+  /** A chunk of a partition was committed: the records left between it and the high watermark of its fetch. */
+  lag: [{ partition: number; records: number }];
   restoreFailed: [{ partitions: number[]; error: Error }];
   /** A new model serves from the next micro-batch on (no batch mixes versions). */
   modelSwapped: [SwapReport];

@@ -40,7 +40,7 @@ test('a bad topology file ends with one line naming the file, the field and the 
 test('error lines: missing sections, unknown keys, wrong types, non-mapping documents', () => {
   const cases: Array<[(r: Record<string, any>) => unknown, string]> = [
     [(r) => delete r.kafka.security, 'config: kafka.security: is required'],
-    [(r) => (r.metrics.hostt = 'x'), 'config: metrics.hostt: unknown field (known: host, port)'],
+    [(r) => (r.metrics.hostt = 'x'), 'config: metrics.hostt: unknown field (known: host, port, quality, otlp)'],
     [(r) => (r.ingest = 5), 'config: ingest: expected a mapping, got 5'],
     [(r) => (r.topics.deadLetter.maxMessageBytes = 10), 'config: topics.deadLetter.maxMessageBytes: expected an integer in [65536, 104857600], got 10'],
     [(r) => (r.ingest.maxPastMs = 1.5), 'config: ingest.maxPastMs: expected an integer in [0, 9007199254740991], got 1.5'],
@@ -72,7 +72,7 @@ test('new fields load with their documented defaults', () => {
 test('registry and continuous-training fields load with their documented defaults', () => {
   const cfg = loadConfig(DEFAULT_TOPOLOGY, {});
   assert.deepEqual(cfg.topics.modelUpdates, { name: 'streamrec-model-updates', partitions: 1 });
-  assert.deepEqual(cfg.groups, { serving: 'streamrec-serving', trainer: 'streamrec-trainer' });
+  assert.deepEqual(cfg.groups, { serving: 'streamrec-serving', trainer: 'streamrec-trainer', monitor: 'streamrec-monitor' });
   assert.deepEqual(cfg.registry, { path: '.streamrec/registry' });
   assert.deepEqual(cfg.train, {
     windowEvents: 20_000,
@@ -82,6 +82,7 @@ test('registry and continuous-training fields load with their documented default
     gateMargin: 0,
     checkpointEveryEvents: 20_000,
     preset: 'rsc15-xe-fast',
+    metricsPort: 9465,
   });
 });
 
@@ -100,7 +101,7 @@ test('model.kind registry needs no model.path; the new sections are required and
     [(r) => (r.train.preset = ' '), 'config: train.preset: expected a preset name, got " "'],
     [
       (r) => (r.train.epochs = 3),
-      'config: train.epochs: unknown field (known: windowEvents, minItemCount, itemTtlEvents, gateWindowEvents, gateMargin, checkpointEveryEvents, preset)',
+      'config: train.epochs: unknown field (known: windowEvents, minItemCount, itemTtlEvents, gateWindowEvents, gateMargin, checkpointEveryEvents, preset, metricsPort)',
     ],
   ];
   for (const [mutate, expected] of cases) {

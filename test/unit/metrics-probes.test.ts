@@ -1,30 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
-import { escapeLabelValue, renderMetrics, serveMetrics, type MetricsSource } from '../../src/metrics/prometheus.ts';
-import { createServingStats } from '../../src/metrics/serving-stats.ts';
+import { type HttpEndpoints, type RouteHandler, serveHttp } from '../../src/metrics/http-server.ts';
+import { createTelemetry } from '../../src/metrics/telemetry.ts';
 
-/** One line of the text format: a comment, or name{label="value",...} number, values escaped. */
-const SAMPLE_LINE = /^(# (HELP|TYPE) \w+ .+|\w+\{(\w+="(?:[^"\\\n]|\\["\\n])*",?)*\} ([-+\d.e]+|NaN))$/;
-
-test('label values are escaped: a hostile instance id or model version cannot inject a metric line', () => {
-  const instanceId = 'evil"} 1\nstreamrec_injected{x="y';
-  const version = 'v1\\"} 0\n# TYPE pwned counter';
-  const text = renderMetrics({ stats: createServingStats(20), instanceId, modelVersion: () => version });
-  for (const line of text.trim().split('\n')) assert.match(line, SAMPLE_LINE);
-  assert.doesNotMatch(text, /^streamrec_injected/m);
-  assert.doesNotMatch(text, /^# TYPE pwned/m);
-  const info = text.split('\n').find((line) => line.startsWith('streamrec_model_info'))!;
-  assert.equal(info, 'streamrec_model_info{instance="evil\\"} 1\\nstreamrec_injected{x=\\"y",version="v1\\\\\\"} 0\\n# TYPE pwned counter"} 1');
-});
-
-test('escapeLabelValue escapes backslash, double quote and line feed only', () => {
-  assert.equal(escapeLabelValue('plain-0.1_x y'), 'plain-0.1_x y');
-  assert.equal(escapeLabelValue('a\\b"c\nd'), 'a\\\\b\\"c\\nd');
-});
-
-async function listen(over: Partial<MetricsSource>, host?: string) {
-  const server = await serveMetrics({ stats: createServingStats(20), instanceId: 'i', modelVersion: () => 'v', ...over }, 0, host);
+async function listen(endpoints: HttpEndpoints, host?: string) {
+  const server = await serveHttp(endpoints, 0, host);
   const addr = server.address() as AddressInfo;
   return { server, addr, url: (path: string) => `http://127.0.0.1:${addr.port}${path}` };
 }
@@ -65,7 +46,10 @@ test('GET /healthz and /readyz answer 200 ok, or 503 with a one-line reason', as
 });
 
 test('probes without callbacks are up; a throwing callback is a failing probe; other methods are refused', async () => {
+  const telemetry = createTelemetry({ serviceName: 'streamrec-test', instanceId: 'i' });
+  telemetry.meter.createObservableGauge('streamrec.test.value').addCallback((r) => r.observe(7));
   const { server, url } = await listen({
+    metrics: telemetry.metricsHandler,
     ready: () => {
       throw new Error('engine gone');
     },
@@ -80,8 +64,36 @@ test('probes without callbacks are up; a throwing callback is a failing probe; o
     assert.equal(post.headers.get('allow'), 'GET, HEAD');
     const m = await fetch(url('/metrics'));
     assert.equal(m.status, 200);
-    assert.match(await m.text(), /^streamrec_batches_total\{instance="i"\} 0$/m);
+    assert.match(await m.text(), /^streamrec_test_value\{otel_scope_name="streamrec"\} 7$/m, 'the exporter’s handler answers /metrics');
+    assert.equal((await fetch(url('/nothing'))).status, 404);
+  } finally {
+    server.close();
+    await telemetry.shutdown();
+  }
+});
+
+test('extra routes are served on the same port; a throwing route answers 500; the three built-in paths cannot be shadowed', async () => {
+  const status: RouteHandler = (_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<h1>status</h1>');
+  const broken: RouteHandler = () => {
+    throw new Error('page\nbroke');
+  };
+  const { server, url } = await listen({
+    routes: new Map([
+      ['/status', status],
+      ['/broken', broken],
+    ]),
+  });
+  try {
+    const s = await fetch(url('/status?x=1'));
+    assert.equal(s.status, 200);
+    assert.equal(await s.text(), '<h1>status</h1>');
+    const b = await fetch(url('/broken'));
+    assert.equal(b.status, 500);
+    assert.equal(await b.text(), 'page broke\n');
+    assert.equal((await fetch(url('/metrics'))).status, 404, 'no metrics handler given');
   } finally {
     server.close();
   }
+  assert.throws(() => serveHttp({ routes: new Map([['/readyz', status]]) }, 0), /served by the HTTP server itself/);
+  assert.throws(() => serveHttp({ routes: new Map([['status', status]]) }, 0), /must start with \//);
 });

@@ -67,7 +67,13 @@ test('a trainer starting from a registry version goes on from its optimizer stat
   assert.equal(start.savedOptimizer?.state.steps, saved.state.steps);
   const published: PassedCandidate[] = [];
   const target = new RegistryTarget(registry, null, onnxExport(loadConfig(undefined, {})));
-  const capture = { serving: () => target.serving(), publish: (c: PassedCandidate) => (published.push(c), target.publish(c)) };
+  const capture = {
+    serving: () => target.serving(),
+    publish: (c: PassedCandidate) => {
+      published.push(c);
+      return target.publish(c);
+    },
+  };
   const options = followOptions({ windowEvents: 8, gateWindowEvents: 8, gateMargin: 1, checkpointEveryEvents: 1_000_000 });
   const trainer = new StreamTrainer({ options, checkpointDir: join(dir, 'ckpt'), target: capture }, start);
   try {
