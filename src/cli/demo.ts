@@ -40,7 +40,11 @@ import { type GateRecord, parseVersionJson, VERSION_JSON } from '../registry/ver
 import { DemoTrainer, parseGateLine } from './demo-trainer.ts';
 import { MODEL_ONNX, onnxOf } from './train-start.ts';
 import { encodeOptimizerState, OPTIMIZER_BIN } from '../train/optimizer-file.ts';
-import { QualityByVersion, type VersionQuality } from './demo-version-quality.ts';
+import { type VersionQuality, versionRows } from './demo-version-quality.ts';
+import { type ServingEndpoints, serveEndpoints } from './serve.ts';
+import { servingStatusSource } from '../metrics/status/serving-status-source.ts';
+import { statusRoutes } from '../metrics/status/status-routes.ts';
+import { StatusTimeline } from '../metrics/status/status-timeline.ts';
 
 export interface DemoOptions {
   rate: number;
@@ -157,7 +161,9 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
   let trainer: DemoTrainer | null = null;
   let follower: ModelFollower | null = null;
   let ticker: NodeJS.Timeout | undefined;
-  const quality = new QualityByVersion(config.serving.topK, config.serving.sessions.maxSessions);
+  let endpoints: ServingEndpoints | null = null;
+  const trainerProgress: TrainerProgress = { events: 0, lastPhase: null, passed: 0 };
+  let timeline: StatusTimeline | null = null;
   let t0 = performance.now();
   const elapsed = () => `[${((performance.now() - t0) / 1000).toFixed(0).padStart(4)}s]`;
   try {
@@ -223,7 +229,13 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
           checkpointDir: join(runDir, 'trainer-checkpoint'),
           logFile,
           onLine: (line) => {
+            const w = WINDOW_LINE.exec(line);
+            if (w) {
+              trainerProgress.events += Number(w[2]);
+              trainerProgress.lastPhase = w[1] as 'train' | 'gate';
+            }
             const g = parseGateLine(line);
+            if (g?.passed) trainerProgress.passed++;
             if (g && !g.passed)
               say(
                 `${elapsed()} trainer: gate window ${g.window} rejected its candidate (Recall@20 ${g.candidateRecall.toFixed(3)} vs serving ${g.servingRecall?.toFixed(3) ?? '-'} on ${fmt(g.targets)} targets); serving stays`,
@@ -250,15 +262,19 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
     summary.model = recommender.version;
     const server = new ServingApp({ config, recommender, instanceId: '0', log: (line) => SERVING_SWAP_LOG.test(line) || say(line) });
     app = server;
-    // Per-version quality: a batch is served by one version (swaps happen between batches), the
-    // one current when its batchCommitted is told.
-    server.events.on('batchCommitted', (b) => {
-      const version = recommender.version;
-      for (let i = 0; i < b.inputs.length; i++) {
-        const out = b.outcomes[i];
-        if (out.ok) quality.record(version, b.inputs[i].sessionId, b.inputs[i].itemId, out.itemIds);
+    // /metrics and the status page, as `streamrec serve` has them; a taken port only costs the page.
+    const status = new StatusTimeline(servingStatusSource(server.stats, 'demo', () => recommender.version));
+    timeline = status;
+    server.events.on('modelSwapped', (r) => status.modelSwapped(r.to, r.pauseMs));
+    try {
+      endpoints = await serveEndpoints(server, recommender, config, 'demo', statusRoutes(status));
+      if (endpoints.server) {
+        status.start();
+        say(`demo: status page http://${config.metrics.host}:${config.metrics.port}/status (metrics on /metrics)`);
       }
-    });
+    } catch (e) {
+      say(`demo: no status page: ${(e as Error).message}`);
+    }
     server.events.on('modelSwapped', (r) => void reportPromotion(registry, r, (performance.now() - t0) / 1000, elapsed()).then((p) => summary.promotions.push(p)));
     server.events.on('swapRefused', (r) => say(`${elapsed()} demo: version ${r.version} refused, still serving ${recommender.version}: ${r.reason}`));
     await server.start();
@@ -286,16 +302,18 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
       lastServed = s.eventsIn;
       lastT = now;
       const w = s.quality.takeWindow();
+      if (trainer && !trainer.running && !trainerReported && !abort.signal.aborted) {
+        trainerReported = true;
+        say(`demo: the continuous trainer stopped on its own; ${recommender.version} goes on serving. Its last lines:\n${trainer.lastLines()}`);
+      }
+      // Idle seconds (the replay served, the trainer catching up) print nothing.
+      if (w.targets === 0 && rate === 0) return;
       say(
         `${elapsed()} produced ${fmt(summary.produced).padStart(7)}  served ${fmt(s.eventsIn).padStart(7)} by ${recommender.version.padEnd(3)} ${fmt(rate).padStart(6)} ev/s  ` +
           `Recall@20 ${s.quality.recall.toFixed(3)} (last 1s ${w.recall.toFixed(3)})  MRR@20 ${s.quality.mrr.toFixed(3)}  ` +
           `latency p50 ${s.recentLatency.quantile(0.5).toFixed(1)} ms p99 ${s.recentLatency.quantile(0.99).toFixed(1)} ms  dead-letter ${Object.values(s.deadLetters).reduce((a, b) => a + b, 0)}`,
       );
       s.recentLatency.reset();
-      if (trainer && !trainer.running && !trainerReported && !abort.signal.aborted) {
-        trainerReported = true;
-        say(`demo: the continuous trainer stopped on its own; ${recommender.version} goes on serving. Its last lines:\n${trainer.lastLines()}`);
-      }
     }, 1000);
     summary.produced = await replayClicks(producer, codec, live, {
       topic: config.topics.clicks.name,
@@ -306,8 +324,12 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
     });
     while (!abort.signal.aborted && server.stats.eventsIn < summary.produced) await new Promise((r) => setTimeout(r, 50));
     summary.seconds = (performance.now() - t0) / 1000;
+    if (trainer?.running && !abort.signal.aborted)
+      await awaitTrainer(trainer, trainerProgress, summary, { train: followWindow, gate: Math.max(2, Math.round(followWindow / 2)) }, say);
   } finally {
     if (ticker) clearInterval(ticker);
+    timeline?.stop();
+    await endpoints?.close().catch(() => undefined);
     process.removeListener('SIGINT', onSigint);
     await producer.disconnect().catch(() => undefined);
     // The trainer stops first: its last window is trained and checkpointed while serving stops.
@@ -328,7 +350,9 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
     latencyP50Ms: s.latency.quantile(0.5),
     latencyP99Ms: s.latency.quantile(0.99),
     deadLetters: Object.values(s.deadLetters).reduce((a, b) => a + b, 0),
-    versions: quality.rows(),
+    // Each target credited to the version that emitted the list it is judged against; clicks on
+    // items a version did not know count as its misses.
+    versions: versionRows(s.online, 20),
   });
   say(
     `demo: done. ${fmt(summary.served)} of ${fmt(summary.produced)} live events served in ${summary.seconds.toFixed(1)} s (${fmt(summary.eventsPerSec)} ev/s end to end); ` +
@@ -340,6 +364,43 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
     for (const line of versionLines(summary.versions)) say(line);
   }
   return summary;
+}
+
+/** A trainer window line (`train: window 3 (gate): 1000 events, ...`): the events it trained on. */
+const WINDOW_LINE = /window \d+ \((train|gate)\): (\d+) events/;
+/** How long the demo waits after the replay for the trainer to reach the end of the stream. */
+const TRAINER_CATCH_UP_MS = 120_000;
+
+interface TrainerProgress {
+  /** Stream events the trainer's closed windows held. */
+  events: number;
+  /** Phase of the last closed window (null: none yet, the first window trains). */
+  lastPhase: 'train' | 'gate' | null;
+  /** Gates passed (versions published and announced). */
+  passed: number;
+}
+
+/**
+ * After the replay: the trainer trails serving (it trains in windows, at its own pace), so the
+ * last windows' candidates would be gated after serving stopped and never seen. Wait, bounded,
+ * until the events left are fewer than the next window needs (train and gate windows alternate),
+ * then until every passed gate's version has swapped in.
+ */
+async function awaitTrainer(
+  trainer: DemoTrainer,
+  progress: TrainerProgress,
+  summary: DemoSummary,
+  windows: { train: number; gate: number },
+  say: (s: string) => void,
+): Promise<void> {
+  const deadline = performance.now() + TRAINER_CATCH_UP_MS;
+  const sleep = () => new Promise((r) => setTimeout(r, 200));
+  const behind = () => summary.produced - progress.events;
+  const canClose = () => behind() >= (progress.lastPhase === 'train' ? windows.gate : windows.train);
+  if (canClose())
+    say(`demo: replay served; waiting up to ${TRAINER_CATCH_UP_MS / 1000} s for the trainer (${fmt(behind())} events behind) so its last candidates are gated and swapped in`);
+  while (trainer.running && performance.now() < deadline && canClose()) await sleep();
+  while (trainer.running && performance.now() < deadline && summary.promotions.length < progress.passed) await sleep();
 }
 
 function stoppedEarly(summary: DemoSummary): DemoSummary {

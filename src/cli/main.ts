@@ -24,7 +24,7 @@ const USAGE = `usage: streamrec <command> [options]
 commands:
   demo      local Kafka broker; rsc15-100k training days published, GRU4Rec trained from the topic,
             the test day replayed live and served; online Recall@20 printed live
-            --rate <events/s> (default 1000; 0 = full speed)  --limit <events>  --out <summary.json>
+            --rate <events/s> (default 300; 0 = full speed)  --limit <events>  --out <summary.json>
             --model gru4rec|cooccurrence (default gru4rec)  --epochs N (default 1)  --preset NAME (default rsc15-xe-fast)
             the continuous trainer runs beside serving (--no-trainer: frozen model; --follow-window N events)
   serve     serving topology on KAFKA_BROKERS (Ctrl-C stops gracefully)
@@ -107,7 +107,9 @@ async function main(argv: string[]): Promise<number> {
       const model = values.model?.[0] ?? 'gru4rec';
       if (model !== 'gru4rec' && model !== 'cooccurrence') throw new ConfigError('--model', `expected gru4rec or cooccurrence, got "${model}"`);
       const summary = await runDemo({
-        rate: num('rate', values.rate, 1000)!,
+        // 300/s: slow enough for the continuous trainer beside serving on a small machine to keep
+        // up, so its promotions swap in while the stream still runs.
+        rate: num('rate', values.rate, 300)!,
         limit: num('limit', values.limit),
         topology: values.topology,
         model,
