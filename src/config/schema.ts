@@ -139,7 +139,18 @@ export function configSchema(env: NodeJS.ProcessEnv = process.env) {
       topK: intIn(1, 1000),
       excludeSeen: bool,
       unknownItems: oneOf(['dead-letter', 'cold-start']),
-      sessions: section({ maxSessions: intIn(1, 100_000_000), ttlMs: intIn(1), historyLength: intIn(1, 1000) }),
+      sessions: section({
+        maxSessions: intIn(1, 100_000_000),
+        ttlMs: intIn(1),
+        historyLength: intIn(1, 1000),
+        /**
+         * What a changelog record carries: full = hidden state + history; history = the history alone
+         * where re-encoding it reproduces the state exactly (a session within historyLength), the
+         * full record otherwise (src/session/session-store.ts). Defaulted, unlike the other fields,
+         * so that topologies written before it still load.
+         */
+        changelogRecord: oneOf(['full', 'history']).default('history'),
+      }),
     }),
     /**
      * gru4rec serves the model directory at `path`, frozen; registry serves the registry's CURRENT

@@ -83,5 +83,6 @@ export async function buildGru4RecRecommender(
     maxSessions: s.sessions.maxSessions,
     ttlMs: s.sessions.ttlMs,
     unknownItems: s.unknownItems,
+    changelogRecord: s.sessions.changelogRecord,
   });
 }

@@ -6,7 +6,7 @@
  */
 import { ItemIndex } from '../data/item-index.ts';
 import type { InferenceEngine, StepOutput, ExcludeLists } from '../engine/engine.ts';
-import type { ModelStamp } from '../session/session-codec.ts';
+import type { ModelStamp, RecordMode } from '../session/session-codec.ts';
 import { SessionStore } from '../session/session-store.ts';
 import { ChangelogWriter, restoreFromRecords, type ChangelogInput, type ChangelogRecord } from '../session/changelog.ts';
 import { StepPlanner } from '../batch/step-planner.ts';
@@ -20,6 +20,8 @@ export interface Gru4RecRecommenderOptions {
   maxSessions: number;
   ttlMs: number;
   unknownItems: 'dead-letter' | 'cold-start';
+  /** serving.sessions.changelogRecord: what a changelog record carries (SessionStore.encodeSession); 'full' when omitted. */
+  changelogRecord?: RecordMode;
 }
 
 /** What a hot swap installs: a loaded, warmed engine and the model's catalogue. */
@@ -80,7 +82,14 @@ export class Gru4RecRecommender implements StatefulRecommender {
     model: SwappableModel,
     private readonly o: Gru4RecRecommenderOptions,
   ) {
-    this.store = new SessionStore({ hiddenSizes: model.engine.hiddenSizes, historyLength: o.historyLength, maxSessions: o.maxSessions, ttlMs: o.ttlMs, stamp: model.stamp });
+    this.store = new SessionStore({
+      hiddenSizes: model.engine.hiddenSizes,
+      historyLength: o.historyLength,
+      maxSessions: o.maxSessions,
+      ttlMs: o.ttlMs,
+      stamp: model.stamp,
+      recordMode: o.changelogRecord ?? 'full',
+    });
     this.changelog = new ChangelogWriter(this.store);
     this.planner = new StepPlanner(this.store.capacity);
     this.install(model);
@@ -338,6 +347,8 @@ export class Gru4RecRecommender implements StatefulRecommender {
       }
       if (rows > 0) await flush();
     }
+    // Changelog: each state is now its history's encoding from zero, so a history-only record restores it exactly.
+    store.markEncodedFromHistory(slots, n);
     this.changelog.markDirtySlots(slots, n);
   }
 
@@ -354,11 +365,16 @@ export class Gru4RecRecommender implements StatefulRecommender {
     return run;
   }
 
+  /**
+   * Changelog: one record per session touched since the last drain (its state now), so a drain
+   * per commit, not per batch, gives one record per session per transaction however many
+   * micro-batches it spans. Call it once per transaction, right before its commit.
+   */
   drainChangelog(): ChangelogRecord[] {
     return this.changelog.drain();
   }
 
-  /** The batch failed: its state changes must not reach the changelog (the caller restores the partition). */
+  /** The transaction failed: the pending records of all its batches are forgotten (the caller restores the partitions). */
   discardChangelog(): void {
     this.changelog.discard();
   }

@@ -16,7 +16,12 @@
  *   f32  hidden state of layer 0, then layer 1, … (Σ sizes values)
  *   i32  history item indices into the writer's vocabulary, oldest → newest (n values)
  *
- * Version 1 (read only): the same without the three stamps.
+ * Version 3 (written in the `history` record mode, see `RecordMode`): version 2 without the hidden
+ * state, i.e. header + stamps + item history only. The reader re-encodes the state from the history
+ * with its own model (SessionStore flags the slot; the serving side runs the batched encode()).
+ * 46 + 4n bytes for one layer instead of 46 + 4·ΣH + 4n (≈ 4× to 8× smaller at H = 100).
+ *
+ * Version 1 (read only): version 2 without the three stamps.
  *
  * Why three stamps. A hidden state means something only to the weights that produced it, and it
  * can be copied only into slabs of the same sizes; the history's item indices mean something only
@@ -32,8 +37,17 @@
  */
 
 export const SESSION_RECORD_VERSION = 2;
+/** The compact record: stamps + history, no hidden state. */
+export const HISTORY_RECORD_VERSION = 3;
 /** Written by builds before the stamps; still read (see `recordFit`). */
 export const LEGACY_SESSION_RECORD_VERSION = 1;
+
+/**
+ * What a changelog record carries: `full` the hidden state as float32 (v2), `history` only the item
+ * history (v3) where re-encoding it from zero reproduces the state exactly, and v2 otherwise
+ * (the rule lives in SessionStore.encodeSession).
+ */
+export type RecordMode = 'full' | 'history';
 export const STAMP_BYTES = 8;
 const STAMPS_BYTES = 3 * STAMP_BYTES;
 
@@ -107,7 +121,7 @@ export interface SessionRecordView {
   sizesOffset: number;
   /** Byte offset of the three stamps, or -1 for a version-1 record. */
   stampsOffset: number;
-  /** Byte offset of layer 0's float32 values; layers follow each other. */
+  /** Byte offset of layer 0's float32 values; layers follow each other. -1 for a history-only (v3) record. */
   hiddenOffset: number;
   /** Byte offset of the int32 history values. */
   historyOffset: number;
@@ -119,17 +133,21 @@ export function headerBytes(layers: number, version = SESSION_RECORD_VERSION): n
 
 export function recordBytes(hiddenSizes: readonly number[], historyCount: number, version = SESSION_RECORD_VERSION): number {
   let floats = 0;
-  for (const h of hiddenSizes) floats += h;
+  if (version !== HISTORY_RECORD_VERSION) for (const h of hiddenSizes) floats += h;
   return headerBytes(hiddenSizes.length, version) + 4 * floats + 4 * historyCount;
 }
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-/** The changelog value of one session, stamped with the model it belongs to. */
-export function encodeSessionRecord(state: SessionState, stamp: ModelStamp): Buffer {
+/**
+ * The changelog value of one session, stamped with the model it belongs to: version 2 (with the
+ * hidden state) by default, version 3 (history only) when `withHidden` is false.
+ */
+export function encodeSessionRecord(state: SessionState, stamp: ModelStamp, withHidden = true): Buffer {
   const { hiddenSizes: sizes, slot, historyCount: n } = state;
-  const buf = Buffer.allocUnsafe(recordBytes(sizes, n));
-  let o = buf.writeUInt8(SESSION_RECORD_VERSION, 0);
+  const version = withHidden ? SESSION_RECORD_VERSION : HISTORY_RECORD_VERSION;
+  const buf = Buffer.allocUnsafe(recordBytes(sizes, n, version));
+  let o = buf.writeUInt8(version, 0);
   o = buf.writeUInt8(sizes.length, o);
   for (const h of sizes) o = buf.writeUInt32LE(h, o);
   buf.set(stamp.stateLayout, o);
@@ -139,7 +157,7 @@ export function encodeSessionRecord(state: SessionState, stamp: ModelStamp): Buf
   o = buf.writeUInt32LE(n, o);
   o = buf.writeUInt32LE(state.eventCount, o);
   o = buf.writeDoubleLE(state.lastUpdate, o);
-  for (let l = 0; l < sizes.length; l++) {
+  for (let l = 0; withHidden && l < sizes.length; l++) {
     const h = sizes[l];
     const slab = state.hidden[l];
     if (LITTLE_ENDIAN) {
@@ -161,8 +179,8 @@ export function parseSessionRecord(record: Uint8Array): SessionRecordView {
   const b = asBuffer(record);
   if (b.length < 2) throw new SessionRecordError('truncated', `${b.length} bytes, header needs at least 2`);
   const version = b.readUInt8(0);
-  if (version !== SESSION_RECORD_VERSION && version !== LEGACY_SESSION_RECORD_VERSION) {
-    throw new SessionRecordError('version', `version ${version}, this build reads versions ${LEGACY_SESSION_RECORD_VERSION} and ${SESSION_RECORD_VERSION}`);
+  if (version !== SESSION_RECORD_VERSION && version !== HISTORY_RECORD_VERSION && version !== LEGACY_SESSION_RECORD_VERSION) {
+    throw new SessionRecordError('version', `version ${version}, this build reads versions ${LEGACY_SESSION_RECORD_VERSION} to ${HISTORY_RECORD_VERSION}`);
   }
   const layers = b.readUInt8(1);
   if (layers === 0) throw new SessionRecordError('value', 'record has 0 layers');
@@ -180,6 +198,7 @@ export function parseSessionRecord(record: Uint8Array): SessionRecordView {
   const historyCount = b.readUInt32LE(o);
   const eventCount = b.readUInt32LE(o + 4);
   const lastUpdate = b.readDoubleLE(o + 8);
+  if (version === HISTORY_RECORD_VERSION) floats = 0;
   const expected = hb + 4 * floats + 4 * historyCount;
   if (b.length !== expected) throw new SessionRecordError('length', `${b.length} bytes, header announces ${expected}`);
   if (historyCount > eventCount) throw new SessionRecordError('value', `${historyCount} history items but only ${eventCount} events`);
@@ -188,7 +207,8 @@ export function parseSessionRecord(record: Uint8Array): SessionRecordView {
   for (let i = 0, p = historyOffset; i < historyCount; i++, p += 4) {
     if (b.readInt32LE(p) < 0) throw new SessionRecordError('value', `negative item index at history position ${i}`);
   }
-  return { version, layers, eventCount, lastUpdate, historyCount, sizesOffset, stampsOffset, hiddenOffset: hb, historyOffset };
+  const hiddenOffset = version === HISTORY_RECORD_VERSION ? -1 : hb;
+  return { version, layers, eventCount, lastUpdate, historyCount, sizesOffset, stampsOffset, hiddenOffset, historyOffset };
 }
 
 /**
@@ -200,6 +220,8 @@ export function parseSessionRecord(record: Uint8Array): SessionRecordView {
  * A version-1 record carries no stamps: it restores when its layer sizes match (it was written by
  * the previous build for the model it served, the usual upgrade path) and is dropped otherwise,
  * because without a vocabulary stamp its indices cannot be trusted under another model.
+ * A version-3 record carries no state: 'reencode' under the same vocabulary (whatever the
+ * weights and layout), 'drop' under another.
  */
 export type RecordFit = 'restore' | 'reencode' | 'drop';
 
@@ -210,12 +232,14 @@ export function recordFit(record: Uint8Array, view: SessionRecordView, hiddenSiz
   if (view.stampsOffset < 0) return sameSizes ? 'restore' : 'drop';
   const at = view.stampsOffset;
   if (!bytesEqual(b, at + STAMP_BYTES, stamp.vocabulary)) return 'drop';
+  if (view.hiddenOffset < 0) return 'reencode';
   if (!sameSizes || !bytesEqual(b, at, stamp.stateLayout) || !bytesEqual(b, at + 2 * STAMP_BYTES, stamp.weights)) return 'reencode';
   return 'restore';
 }
 
 /** Copies the record's hidden state into row `slot` of each slab; only for a record that fits ('restore'). */
 export function copyHiddenInto(record: Uint8Array, view: SessionRecordView, hiddenSizes: readonly number[], slabs: readonly Float32Array[], slot: number): void {
+  if (view.hiddenOffset < 0) throw new RangeError('a history-only record carries no hidden state to copy');
   const b = asBuffer(record);
   let o = view.hiddenOffset;
   for (let l = 0; l < hiddenSizes.length; l++) {

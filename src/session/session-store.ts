@@ -7,6 +7,7 @@ import {
   SessionRecordError,
   UNSTAMPED,
   type ModelStamp,
+  type RecordMode,
   type SessionState,
 } from './session-codec.ts';
 
@@ -35,6 +36,16 @@ import {
  * the same vocabulary restores its history with a zero state and flags the
  * slot; the serving side takes the flagged slots (`takeReencodeSlots`) and
  * re-encodes them from history before serving the partition.
+ *
+ * Compact records (`recordMode: 'history'`): a record without the hidden state is restored by
+ * re-encoding the history from a zero state, which gives back the live state bit for bit only
+ * when the live state *is* the encoding of that history from zero. The store tracks this per
+ * slot (`encodesHistory`): true for a new session and after a re-encode from history; false once
+ * the ring drops an item (the session outgrew `historyLength`), a remap drops one, or a swap
+ * resets or keeps states without re-encoding. Such a slot is written as a full record even in
+ * `history` mode, so a restore always equals an uninterrupted run; a slot awaiting re-encoding
+ * is written history-only in either mode (its zero state is not worth storing, and re-encoding
+ * is what the live process will do with it too).
  */
 
 export type EvictionReason = 'ttl' | 'capacity';
@@ -64,6 +75,8 @@ export interface SessionStoreOptions {
   onEvict?: (sessionId: string, reason: EvictionReason, partition: number) => void;
   /** The model whose states the store holds: stamped on every record, checked on every restore. Default UNSTAMPED. */
   stamp?: ModelStamp;
+  /** What `encodeSession` writes (see the class comment). Default 'full'. */
+  recordMode?: RecordMode;
 }
 
 export interface SessionStoreStats {
@@ -108,6 +121,9 @@ export class SessionStore {
   /** 1 = the hidden state is zero because the restored record came from another model; re-encode from history. */
   private readonly reencode: Uint8Array;
   private reencodeCount = 0;
+  /** 1 = the hidden state is exactly the encoding of the slot's history from a zero state. */
+  private readonly exact: Uint8Array;
+  readonly recordMode: RecordMode;
   private modelStamp: ModelStamp;
   /** Refilled per encoded record; its history is the slot's ring unrolled. */
   private readonly encodeState: SessionState;
@@ -152,6 +168,8 @@ export class SessionStore {
     this.partitions = new Int32Array(maxSessions);
     this.generations = new Int32Array(maxSessions);
     this.reencode = new Uint8Array(maxSessions);
+    this.exact = new Uint8Array(maxSessions);
+    this.recordMode = opts.recordMode ?? 'full';
     this.modelStamp = opts.stamp ?? UNSTAMPED;
     this.prev = new Int32Array(maxSessions).fill(NONE);
     this.next = new Int32Array(maxSessions).fill(NONE);
@@ -297,7 +315,10 @@ export class SessionStore {
   pushItem(slot: number, item: number): void {
     this.counts[slot]++;
     const n = this.historyLength;
-    if (n === 0) return;
+    if (n === 0) {
+      this.exact[slot] = 0;
+      return;
+    }
     const base = slot * n;
     const len = this.histLen[slot];
     const start = this.histStart[slot];
@@ -306,6 +327,8 @@ export class SessionStore {
       this.histItems[base + (p >= n ? p - n : p)] = item;
       this.histLen[slot] = len + 1;
     } else {
+      // The oldest item leaves the window: the state keeps a trace of it that a re-encode cannot.
+      this.exact[slot] = 0;
       this.histItems[base + start] = item;
       this.histStart[slot] = start + 1 === n ? 0 : start + 1;
     }
@@ -357,6 +380,7 @@ export class SessionStore {
       this.histItems.set(tmp.subarray(0, kept), slot * n);
       this.histStart[slot] = 0;
       this.histLen[slot] = kept;
+      if (kept < len) this.exact[slot] = 0;
     }
   }
 
@@ -444,6 +468,8 @@ export class SessionStore {
     this.modelStamp = stamp;
     this.reencode.fill(0);
     this.reencodeCount = 0;
+    // A zero state is the encoding of an empty history only; the caller's replay sets the flag again.
+    for (let slot = this.head; slot !== NONE; slot = this.next[slot]) this.exact[slot] = this.histLen[slot] === 0 ? 1 : 0;
     const same = sizes.length === this.sizes.length && sizes.every((h, l) => h === this.sizes[l]);
     if (same) {
       for (const slab of this.hidden) slab.fill(0);
@@ -463,16 +489,33 @@ export class SessionStore {
    */
   resetStampOnly(stamp: ModelStamp = this.modelStamp): void {
     this.modelStamp = stamp;
+    // The old weights' states are no encoding of anything under the new ones.
+    for (let slot = this.head; slot !== NONE; slot = this.next[slot]) if (this.histLen[slot] > 0) this.exact[slot] = 0;
   }
 
-  /** Serialises one session for the changelog, stamped with the store's model (format in session-codec.ts). */
+  /**
+   * Serialises one session for the changelog, stamped with the store's model (format in
+   * session-codec.ts): history-only when the slot awaits re-encoding, or in `history` mode when
+   * re-encoding its history reproduces its state (`encodesHistory`); with the hidden state otherwise.
+   */
   encodeSession(slot: number): Buffer {
     const state = this.encodeState;
     state.slot = slot;
     state.historyCount = this.history(slot, state.history);
     state.eventCount = this.counts[slot];
     state.lastUpdate = this.lastUpdates[slot];
-    return encodeSessionRecord(state, this.modelStamp);
+    const historyOnly = this.reencode[slot] === 1 || (this.recordMode === 'history' && this.exact[slot] === 1);
+    return encodeSessionRecord(state, this.modelStamp, !historyOnly);
+  }
+
+  /** Whether the slot's hidden state is exactly its history encoded from a zero state (see the class comment). */
+  encodesHistory(slot: number): boolean {
+    return this.exact[slot] === 1;
+  }
+
+  /** The caller re-encoded these slots from their histories, starting from zero states. */
+  markEncodedFromHistory(slots: Int32Array, n: number): void {
+    for (let i = 0; i < n; i++) this.exact[slots[i]] = 1;
   }
 
   /**
@@ -508,9 +551,13 @@ export class SessionStore {
     if (fit === 'restore') {
       copyHiddenInto(record, view, this.sizes, this.hidden, slot);
       this.setReencode(slot, 0);
+      // A stored state of unknown provenance: treated as not reproducible, so it is written in full again.
+      this.exact[slot] = view.historyCount === 0 && view.eventCount === 0 ? 1 : 0;
     } else {
       for (let l = 0; l < this.hidden.length; l++) this.hidden[l].fill(0, slot * this.sizes[l], (slot + 1) * this.sizes[l]);
       this.setReencode(slot, 1);
+      // Set again by the caller's re-encode (markEncodedFromHistory).
+      this.exact[slot] = 0;
     }
     // A store with a shorter history keeps the newest items of the record.
     const keep = Math.min(view.historyCount, this.historyLength);
@@ -598,7 +645,7 @@ export class SessionStore {
     for (const slab of this.hidden) bytes += slab.byteLength;
     bytes += this.histItems.byteLength + this.histStart.byteLength + this.histLen.byteLength;
     bytes += this.counts.byteLength + this.lastUpdates.byteLength + this.partitions.byteLength;
-    bytes += this.generations.byteLength + this.reencode.byteLength + this.prev.byteLength + this.next.byteLength + this.freeSlots.byteLength;
+    bytes += this.generations.byteLength + this.reencode.byteLength + this.exact.byteLength + this.prev.byteLength + this.next.byteLength + this.freeSlots.byteLength;
     bytes += this.capacity * 8; // ids array: one pointer per slot
     return bytes + this.index.size * INDEX_ENTRY_BYTES + this.idChars * 2;
   }
@@ -637,6 +684,7 @@ export class SessionStore {
     this.counts[slot] = 0;
     this.histStart[slot] = 0;
     this.histLen[slot] = 0;
+    this.exact[slot] = 1;
   }
 
   private setReencode(slot: number, flag: 0 | 1): void {

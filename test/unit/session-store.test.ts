@@ -242,9 +242,13 @@ test('malformed records are refused with a clear error and change nothing', () =
   expectCode(good.subarray(0, 9), 'truncated', /header of 2 layers/);
   expectCode(good.subarray(0, good.length - 1), 'length', /announces/);
   expectCode(Buffer.concat([good, Buffer.alloc(4)]), 'length', /announces/);
+  const v4 = Buffer.from(good);
+  v4[0] = 4;
+  expectCode(v4, 'version', /version 4, this build reads versions 1 to 3/);
+  // A full record relabelled history-only (v3) is longer than its header announces.
   const v3 = Buffer.from(good);
   v3[0] = 3;
-  expectCode(v3, 'version', /version 3, this build reads versions 1 and 2/);
+  expectCode(v3, 'length', /announces/);
   // A layout that does not match the bytes that follow is a broken record, not another model's.
   const wrongLayers = Buffer.from(good);
   wrongLayers[1] = 1;
