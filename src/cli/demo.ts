@@ -45,6 +45,7 @@ import { type ServingEndpoints, serveEndpoints } from './serve.ts';
 import { servingStatusSource } from '../metrics/status/serving-status-source.ts';
 import { statusRoutes } from '../metrics/status/status-routes.ts';
 import { StatusTimeline } from '../metrics/status/status-timeline.ts';
+import { formatPercentiles, type LatencyPercentiles, latencyPercentiles } from '../metrics/latency-histogram.ts';
 
 export interface DemoOptions {
   rate: number;
@@ -85,6 +86,8 @@ export interface DemoSummary {
   targets: number;
   latencyP50Ms: number;
   latencyP99Ms: number;
+  /** End-to-end latency (click appended → recommendation produced), HDR percentiles in ms. */
+  latency: LatencyPercentiles;
   deadLetters: number;
   /** Promotions swapped in during the live replay, and the quality of each version that served. */
   promotions: DemoPromotion[];
@@ -153,6 +156,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
     targets: 0,
     latencyP50Ms: 0,
     latencyP99Ms: 0,
+    latency: { count: 0, p50: 0, p95: 0, p99: 0, p999: 0, max: 0 },
     deadLetters: 0,
     promotions: [],
     versions: [],
@@ -311,7 +315,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
       say(
         `${elapsed()} produced ${fmt(summary.produced).padStart(7)}  served ${fmt(s.eventsIn).padStart(7)} by ${recommender.version.padEnd(3)} ${fmt(rate).padStart(6)} ev/s  ` +
           `Recall@20 ${s.quality.recall.toFixed(3)} (last 1s ${w.recall.toFixed(3)})  MRR@20 ${s.quality.mrr.toFixed(3)}  ` +
-          `latency p50 ${s.recentLatency.quantile(0.5).toFixed(1)} ms p99 ${s.recentLatency.quantile(0.99).toFixed(1)} ms  dead-letter ${Object.values(s.deadLetters).reduce((a, b) => a + b, 0)}`,
+          `latency ${formatPercentiles(s.recentLatency)}  dead-letter ${Object.values(s.deadLetters).reduce((a, b) => a + b, 0)}`,
       );
       s.recentLatency.reset();
     }, 1000);
@@ -349,6 +353,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
     targets: s.quality.targets,
     latencyP50Ms: s.latency.quantile(0.5),
     latencyP99Ms: s.latency.quantile(0.99),
+    latency: latencyPercentiles(s.latency),
     deadLetters: Object.values(s.deadLetters).reduce((a, b) => a + b, 0),
     // Each target credited to the version that emitted the list it is judged against; clicks on
     // items a version did not know count as its misses.
@@ -357,7 +362,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
   say(
     `demo: done. ${fmt(summary.served)} of ${fmt(summary.produced)} live events served in ${summary.seconds.toFixed(1)} s (${fmt(summary.eventsPerSec)} ev/s end to end); ` +
       `online Recall@20 ${summary.recallAt20.toFixed(4)}, MRR@20 ${summary.mrrAt20.toFixed(4)} over ${fmt(summary.targets)} next-click targets; ` +
-      `latency p50 ${summary.latencyP50Ms.toFixed(1)} ms, p99 ${summary.latencyP99Ms.toFixed(1)} ms`,
+      `latency ${formatPercentiles(s.latency)}`,
   );
   if (withTrainer || summary.versions.length > 1) {
     say(`demo: ${summary.promotions.length} promotion${summary.promotions.length === 1 ? '' : 's'} swapped in; online quality by the version that emitted the list:`);

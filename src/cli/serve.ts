@@ -5,6 +5,7 @@ import { Gru4RecRecommender } from '../serving/gru4rec-recommender.ts';
 import { createKafka } from '../kafka/client.ts';
 import type { Server } from 'node:http';
 import { serveHttp, type RouteHandler } from '../metrics/http-server.ts';
+import { formatPercentiles } from '../metrics/latency-histogram.ts';
 import { servingStatusSource } from '../metrics/status/serving-status-source.ts';
 import { statusRoutes } from '../metrics/status/status-routes.ts';
 import { StatusTimeline } from '../metrics/status/status-timeline.ts';
@@ -38,7 +39,7 @@ export async function runServe(config: StreamrecConfig, instanceId: string): Pro
   const ticker = setInterval(() => {
     const s = app.stats;
     process.stderr.write(
-      `serve: in ${s.eventsIn} out ${s.recommendationsOut} batches ${s.batches} Recall@20 ${s.quality.recall.toFixed(3)} MRR@20 ${s.quality.mrr.toFixed(3)} p99 ${s.latency.quantile(0.99).toFixed(1)} ms\n`,
+      `serve: in ${s.eventsIn} out ${s.recommendationsOut} batches ${s.batches} Recall@20 ${s.quality.recall.toFixed(3)} MRR@20 ${s.quality.mrr.toFixed(3)} latency ${formatPercentiles(s.latency)}\n`,
     );
   }, 5000);
   // Runs until a signal (graceful stop) or a fatal error (fenced, broker gone for good, an

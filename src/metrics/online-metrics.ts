@@ -107,50 +107,5 @@ export class PrequentialMetrics {
   }
 }
 
-/**
- * Latency histogram with fixed log-spaced buckets (0.1 ms .. ~100 s): constant memory, no
- * per-sample allocation, quantiles good to one bucket width (~12%).
- */
-export class LatencyHistogram {
-  static readonly BUCKETS = 120;
-  private static readonly MIN = 0.1;
-  private static readonly GROWTH = 1.122;
-  readonly counts = new Float64Array(LatencyHistogram.BUCKETS);
-  count = 0;
-  sum = 0;
-  max = 0;
-
-  record(ms: number): void {
-    const v = Math.max(ms, LatencyHistogram.MIN);
-    let b = Math.floor(Math.log(v / LatencyHistogram.MIN) / Math.log(LatencyHistogram.GROWTH));
-    if (b >= LatencyHistogram.BUCKETS) b = LatencyHistogram.BUCKETS - 1;
-    this.counts[b]++;
-    this.count++;
-    this.sum += ms;
-    if (ms > this.max) this.max = ms;
-  }
-
-  /** Upper edge of the bucket holding quantile q. */
-  quantile(q: number): number {
-    if (this.count === 0) return 0;
-    const target = q * this.count;
-    let acc = 0;
-    for (let b = 0; b < LatencyHistogram.BUCKETS; b++) {
-      acc += this.counts[b];
-      if (acc >= target) return Math.min(this.max, LatencyHistogram.MIN * LatencyHistogram.GROWTH ** (b + 1));
-    }
-    return this.max;
-  }
-
-  merge(other: LatencyHistogram): void {
-    for (let b = 0; b < LatencyHistogram.BUCKETS; b++) this.counts[b] += other.counts[b];
-    this.count += other.count;
-    this.sum += other.sum;
-    this.max = Math.max(this.max, other.max);
-  }
-
-  reset(): void {
-    this.counts.fill(0);
-    this.count = this.sum = this.max = 0;
-  }
-}
+/** Moved to its own module on hdr-histogram-js; re-exported here for the existing importers. */
+export { LatencyHistogram } from './latency-histogram.ts';

@@ -1,5 +1,7 @@
 import type { DeadLetterKind } from '../errors/errors.ts';
-import { LatencyHistogram, type PrequentialMetrics } from './online-metrics.ts';
+import { STAGES, type Stage } from './instruments.ts';
+import { LatencyHistogram } from './latency-histogram.ts';
+import type { PrequentialMetrics } from './online-metrics.ts';
 import { OnlineQuality, type OnlineQualityOptions } from './online-quality.ts';
 
 /**
@@ -21,6 +23,12 @@ export interface ServingStats {
   latency: LatencyHistogram;
   /** Same samples as latency; whoever reports a live window resets it. */
   recentLatency: LatencyHistogram;
+  /**
+   * Per-stage time of each committed micro-batch (ms, one sample per batch and stage, STAGES
+   * order: queue, decode, store, engine, produce, commit), cumulative; a stage a batch did not
+   * measure (NaN) adds no sample.
+   */
+  stages: Record<Stage, LatencyHistogram>;
   /** Recall@k / MRR@k per model version, cumulative and sliding. */
   online: OnlineQuality;
   /** All versions together at k = 20 (online.overall). */
@@ -41,6 +49,7 @@ export function createServingStats(quality: OnlineQualityOptions): ServingStats 
     consumerLag: new Map(),
     latency: new LatencyHistogram(),
     recentLatency: new LatencyHistogram(),
+    stages: Object.fromEntries(STAGES.map((s) => [s, new LatencyHistogram()])) as Record<Stage, LatencyHistogram>,
     online,
     quality: online.overall,
   };

@@ -1,5 +1,6 @@
 import type { Meter } from '@opentelemetry/api';
 import type { StreamrecConfig } from '../config/config.ts';
+import { STAGES } from '../metrics/instruments.ts';
 import { type ServingGaugeSources, ServingInstruments } from '../metrics/serving-instruments.ts';
 import { createServingStats, type ServingStats } from '../metrics/serving-stats.ts';
 import type { ServingEvents } from './serving-events.ts';
@@ -29,6 +30,8 @@ export function attachStats(events: ServingEvents, config: StatsConfig): Serving
       stats.latency.record(b.latencyMs[i]);
       stats.recentLatency.record(b.latencyMs[i]);
     }
+    // One sample per batch and stage: a stage's cost is paid once for the whole batch.
+    for (let s = 0; s < STAGES.length; s++) stats.stages[STAGES[s]].record(b.stageMs[s]);
     for (const [kind, n] of b.deadLetters) stats.deadLetters[kind] += n;
     stats.eventsIn += b.consumed;
     stats.recommendationsOut += b.recommendations;
