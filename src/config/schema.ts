@@ -151,6 +151,22 @@ export function configSchema(env: NodeJS.ProcessEnv = process.env) {
          */
         changelogRecord: oneOf(['full', 'history']).default('history'),
       }),
+      /**
+       * exact: every item scored (the catalogue product + top-K in the engine graph); ann: an
+       * approximate nearest-neighbour index over the item embeddings (src/ann, bench:ann), built
+       * off the hot path for each model version, for catalogues of 10^5–10^6 items. Defaulted, so
+       * topologies written before it still load.
+       */
+      scoring: oneOf(['exact', 'ann']).default('exact'),
+      /** Index settings for scoring: ann (each absent field: src/ann/ann-settings.ts DEFAULT_ANN_SETTINGS). */
+      ann: section({
+        library: oneOf(['usearch', 'hnswlib']),
+        connectivity: intIn(2, 1024),
+        expansionAdd: intIn(1, 65_536),
+        expansionSearch: intIn(1, 65_536),
+      })
+        .partial()
+        .optional(),
     }),
     /**
      * gru4rec serves the model directory at `path`, frozen; registry serves the registry's CURRENT

@@ -3,6 +3,10 @@ import { ConfigError } from '../errors/errors.ts';
 import { type ModelStamp, modelStamp } from '../session/session-codec.ts';
 import type { Recommender } from './recommender.ts';
 import { CooccurrenceRecommender } from './cooccurrence-recommender.ts';
+import { AnnIndexBuilder } from '../ann/index-builder.ts';
+import type { AnnSettings } from '../ann/ann-settings.ts';
+import { AnnEngine } from '../engine/ann-engine.ts';
+import type { InferenceEngine } from '../engine/engine.ts';
 import { validateWeights, type Gru4RecWeights } from '../model/weights.ts';
 import { createEngine, type EngineKind } from '../engine/create-engine.ts';
 import { Gru4RecRecommender, type SwappableModel } from './gru4rec-recommender.ts';
@@ -57,14 +61,39 @@ export async function prepareModel(
   validateWeights(weights);
   const s = config.serving;
   const kind: EngineKind | undefined = config.model.engine === 'auto' ? undefined : config.model.engine === 'onnx' ? 'ort' : 'tfjs';
-  const engine = await createEngine(weights, {
+  const exact = await createEngine(weights, {
     kind,
     topK: s.topK,
     maxExclude: s.excludeSeen ? s.sessions.historyLength : 0,
     maxBatch: Math.max(s.batch.maxSize, 1),
     log,
   });
+  const engine = s.scoring === 'ann' ? await withAnnScoring(exact, weights, s.ann ?? {}, log) : exact;
   return { engine, itemIds, version, fallbackRanking: biasRanking(weights), stamp };
+}
+
+/**
+ * The engine with its scoring replaced by an ANN index over the output item embeddings (and
+ * bias): built in a worker thread while serving goes on, as the rest of a version's preparation.
+ */
+async function withAnnScoring(exact: InferenceEngine, weights: Gru4RecWeights, settings: Partial<AnnSettings>, log: (line: string) => void): Promise<InferenceEngine> {
+  const wy = weights.tensors['out.Wy'];
+  const builder = new AnnIndexBuilder({ ...settings, metric: 'ip' });
+  try {
+    const built = await builder.build({
+      vectors: wy.data,
+      count: wy.shape[0],
+      dim: wy.shape[1],
+      ...(weights.arch.useBias ? { bias: weights.tensors['out.by'].data } : {}),
+    });
+    log(`ann scoring: ${built.index.library} index over ${wy.shape[0]} items built in ${built.totalMs.toFixed(0)} ms`);
+    return new AnnEngine(exact, built.index);
+  } catch (e) {
+    await exact.dispose();
+    throw e;
+  } finally {
+    await builder.close();
+  }
 }
 
 export async function buildGru4RecRecommender(
