@@ -7,7 +7,7 @@ import { availableParallelism, endianness } from 'node:os';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import type { Gru4RecWeights } from '../model/weights.ts';
+import { stateSizes, type Gru4RecWeights } from '../model/weights.ts';
 import { buildEncoderGraph, exportOnnx, candidateCount, GraphNames } from './onnx/graph-builder.ts';
 import { encodeModel } from './onnx/onnx-proto.ts';
 import { checkEncodeArgs, checkStepArgs, resolveEngineOptions, type EngineConfig, type EngineOptions, type ExcludeLists, type InferenceEngine, type StepOutput } from './engine.ts';
@@ -80,6 +80,7 @@ async function openSession(model: Uint8Array, opts: OrtEngineOptions, log: (m: s
 export class OrtEngine implements InferenceEngine {
   readonly name: string;
   readonly nItems: number;
+  /** Per-layer state buffer widths (the contract's H_l): the hidden size for a GRU, 2·H ([h | c]) for the LSTM cells. */
   readonly hiddenSizes: readonly number[];
   readonly topK: number;
   readonly maxExclude: number;
@@ -110,7 +111,7 @@ export class OrtEngine implements InferenceEngine {
     cfg: EngineConfig,
   ) {
     this.nItems = weights.arch.nItems;
-    this.hiddenSizes = [...weights.arch.hiddenSizes];
+    this.hiddenSizes = stateSizes(weights.arch);
     this.topK = cfg.topK;
     this.maxExclude = cfg.maxExclude;
     this.maxBatch = cfg.maxBatch;

@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { Gru4Rec } from '../model/gru4rec.ts';
 import { TopK } from '../model/topk.ts';
-import type { Gru4RecWeights } from '../model/weights.ts';
+import { stateSizes, type Gru4RecWeights } from '../model/weights.ts';
 import { checkEncodeArgs, checkStepArgs, resolveEngineOptions, type EngineConfig, type EngineOptions, type ExcludeLists, type InferenceEngine, type StepOutput } from './engine.ts';
 import { candidateCount } from './onnx/graph-builder.ts';
 import { selectRows, takeUnexcludedRows } from './batch-topk.ts';
@@ -23,6 +23,7 @@ export interface TfjsEngineOptions extends EngineOptions {
 export class TfjsEngine implements InferenceEngine {
   readonly name: string;
   readonly nItems: number;
+  /** Per-layer state buffer widths (the contract's H_l): the hidden size for a GRU, 2·H ([h | c]) for the LSTM cells. */
   readonly hiddenSizes: readonly number[];
   readonly topK: number;
   readonly maxExclude: number;
@@ -41,7 +42,7 @@ export class TfjsEngine implements InferenceEngine {
     this.model = Gru4Rec.fromWeights(weights);
     const { arch } = this.model;
     this.nItems = arch.nItems;
-    this.hiddenSizes = [...arch.hiddenSizes];
+    this.hiddenSizes = stateSizes(arch);
     this.topK = cfg.topK;
     this.maxExclude = cfg.maxExclude;
     this.maxBatch = cfg.maxBatch;

@@ -19,7 +19,7 @@ export class Gru4RecScorer implements SessionScorer {
     this.model = model;
     this.name = opts.name ?? `gru4rec-${model.arch.hiddenSizes.join('x')}`;
     this.nItems = model.arch.nItems;
-    this.sizes = [...model.arch.hiddenSizes];
+    this.sizes = [...model.stateSizes];
     this.capacity = Math.max(1, opts.slots ?? 64);
     this.state = this.sizes.map((h) => new Float32Array(this.capacity * h));
     this.batchBufs = this.sizes.map(() => new Float32Array(0));

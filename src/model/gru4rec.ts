@@ -1,33 +1,57 @@
 import * as tf from '@tensorflow/tfjs';
-import { expectedShapes, inputTableName, validateWeights, type Gru4RecArch, type Gru4RecWeights, type NamedTensor } from './weights.ts';
-import { gruStack, type GruLayerParams } from './gru-cell.ts';
+import {
+  canonicalArch,
+  cellOf,
+  expectedShapes,
+  inputBlocks,
+  inputTableName,
+  layerPrefix,
+  stateSizes,
+  validateWeights,
+  type CellKind,
+  type Gru4RecArch,
+  type Gru4RecWeights,
+  type NamedTensor,
+} from './weights.ts';
+import { encoderStack, type LayerParams } from './encoder-stack.ts';
 import { gatherRows, matMulBT } from './ops.ts';
 import { Rng } from '../random/rng.ts';
 
 /**
- * GRU4Rec written against the @tensorflow/tfjs API; runs on whichever backend is active.
- * Variables carry the weights contract's names and layouts (src/model/weights.ts), so
- * toWeights()/fromWeights() are plain copies.
+ * GRU4Rec written against the @tensorflow/tfjs API; runs on whichever backend is active. The
+ * recurrent cell is the arch's (GRU, LSTM or mLSTM); everything else (input tables, scoring,
+ * training) is shared. Variables carry the weights contract's names and layouts
+ * (src/model/weights.ts), so toWeights()/fromWeights() are plain copies. Per-layer state tensors
+ * are [n, stateSizes[l]]: h for the GRU, [h | c] for the LSTM cells.
  */
 export class Gru4Rec {
   readonly arch: Gru4RecArch;
   /** Contract name → variable. */
   readonly vars: Readonly<Record<string, tf.Variable>>;
-  /** Name of the table whose rows item ids index at the input ("out.Wy", "item_embedding" or "gru0.Wx"). */
+  /** Name of the table whose rows item ids index at the input ("out.Wy", "item_embedding", or layer 0's Wx: "gru0.Wx", "lstm0.Wx", "mlstm0.Wx"). */
   readonly inputTable: string;
+  readonly cell: CellKind;
+  /** Values carried per session and layer (see stateSizes in weights.ts). */
+  readonly stateSizes: readonly number[];
   private updates = 0;
   private wyT: tf.Tensor2D | null = null;
   private wyTAt = -1;
 
   private constructor(arch: Gru4RecArch, tensors: Record<string, tf.Tensor>) {
-    this.arch = { ...arch, hiddenSizes: [...arch.hiddenSizes] };
+    this.arch = canonicalArch(arch);
+    this.cell = cellOf(arch);
+    this.stateSizes = stateSizes(arch);
     const vars: Record<string, tf.Variable> = {};
     for (const [name, t] of Object.entries(tensors)) vars[name] = tf.variable(t, true);
     this.vars = vars;
     this.inputTable = inputTableName(arch);
   }
 
-  /** Fresh weights, initialised like the original: uniform ±sqrt(6/(fan_in+fan_out)) per gate block, zero biases. */
+  /**
+   * Fresh weights, initialised like the original: uniform ±sqrt(6/(fan_in+fan_out)) per gate block,
+   * zero biases. The LSTM cells follow the same rule (their Wx and Wh hold one block per gate, plus
+   * mLSTM's m block in Wx), so no cell starts with larger gate inputs than another.
+   */
   static init(arch: Gru4RecArch, seed = 42): Gru4Rec {
     const rng = new Rng(seed);
     const shapes = expectedShapes(arch);
@@ -35,8 +59,8 @@ export class Gru4Rec {
     for (const [name, shape] of Object.entries(shapes)) {
       const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
       if (shape.length === 2) {
-        // Wx holds 3 gate blocks and Wrz 2, each initialised as its own [in, H] matrix.
-        const blocks = name.endsWith('.Wx') ? 3 : name.endsWith('.Wrz') ? 2 : 1;
+        // Each gate block of Wx, Wrz and an LSTM's Wh is initialised as its own [in, H] matrix.
+        const blocks = gateBlocks(arch, name);
         const [rows, cols] = shape;
         const sigma = Math.sqrt(6 / (rows + cols / blocks));
         for (let i = 0; i < data.length; i++) data[i] = rng.uniform(-sigma, sigma);
@@ -65,29 +89,30 @@ export class Gru4Rec {
     for (const [name, v] of Object.entries(this.vars)) {
       tensors[name] = { shape: [...v.shape], data: Float32Array.from(v.dataSync() as Float32Array) };
     }
-    return { arch: { ...this.arch, hiddenSizes: [...this.arch.hiddenSizes] }, tensors };
+    return { arch: canonicalArch(this.arch), tensors };
   }
 
   get nLayers(): number {
     return this.arch.hiddenSizes.length;
   }
 
-  /** Layer-0 input is the rows of gru0.Wx themselves (one-hot input). */
+  /** Layer-0 input is the rows of layer 0's Wx themselves (one-hot input). */
   get oneHotInput(): boolean {
-    return this.inputTable === 'gru0.Wx';
+    return this.inputTable === `${layerPrefix(this.arch, 0)}.Wx`;
   }
 
   /**
    * Dense parameters of layer l (Wx is null for a one-hot layer 0: its rows are gathered as the
    * input), looked up by contract name in `v`: the variables, or the trainer's differentiated copies.
    */
-  layerParams(l: number, v: Readonly<Record<string, tf.Tensor>> = this.vars): GruLayerParams {
-    return {
-      Wx: l === 0 && this.oneHotInput ? null : (v[`gru${l}.Wx`] as tf.Tensor2D),
-      Wrz: v[`gru${l}.Wrz`] as tf.Tensor2D,
-      Wh: v[`gru${l}.Wh`] as tf.Tensor2D,
-      b: v[`gru${l}.b`] as tf.Tensor1D,
-    };
+  layerParams(l: number, v: Readonly<Record<string, tf.Tensor>> = this.vars): LayerParams {
+    const p = layerPrefix(this.arch, l);
+    const Wx = l === 0 && this.oneHotInput ? null : (v[`${p}.Wx`] as tf.Tensor2D);
+    const Wh = v[`${p}.Wh`] as tf.Tensor2D;
+    const b = v[`${p}.b`] as tf.Tensor1D;
+    if (this.cell === 'gru') return { cell: 'gru', Wx, Wrz: v[`${p}.Wrz`] as tf.Tensor2D, Wh, b };
+    if (this.cell === 'lstm') return { cell: 'lstm', Wx, Wh, b };
+    return { cell: 'mlstm', Wx, Wmh: v[`${p}.Wmh`] as tf.Tensor2D, Wh, b };
   }
 
   /** Call after changing variables, so cached derived tensors are rebuilt. */
@@ -106,30 +131,34 @@ export class Gru4Rec {
   }
 
   /**
-   * One inference step over tensors: items [n] int32, hidden per layer [n, H_l] →
-   * new hidden per layer and scores for all items [n, nItems]. Call inside tf.tidy.
+   * One inference step over tensors: items [n] int32, state per layer [n, stateSizes[l]] →
+   * new state per layer and scores for all items [n, nItems]. Call inside tf.tidy.
    */
   stepTensors(hidden: tf.Tensor2D[], items: tf.Tensor1D): { hidden: tf.Tensor2D[]; scores: tf.Tensor2D } {
-    const next = this.encodeTensors(hidden, items);
-    const top = next[next.length - 1];
+    const { states: next, outputs } = this.encodeStep(hidden, items);
+    const top = outputs[outputs.length - 1];
     const scores = this.arch.useBias ? tf.add(tf.matMul(top, this.outputTableT()), this.vars['out.by']) : tf.matMul(top, this.outputTableT());
     return { hidden: next, scores: scores as tf.Tensor2D };
   }
 
-  /** The encoder half of a step: the next hidden states only, no scoring (replaying a session's history). */
+  /** The encoder half of a step: the next states only, no scoring (replaying a session's history). */
   encodeTensors(hidden: tf.Tensor2D[], items: tf.Tensor1D): tf.Tensor2D[] {
+    return this.encodeStep(hidden, items).states;
+  }
+
+  private encodeStep(hidden: tf.Tensor2D[], items: tf.Tensor1D): { states: tf.Tensor2D[]; outputs: tf.Tensor2D[] } {
     const x = gatherRows(this.vars[this.inputTable] as tf.Tensor2D, tf.reshape(items, [-1, 1]) as tf.Tensor2D);
     const layers = Array.from({ length: this.nLayers }, (_, l) => this.layerParams(l));
-    return gruStack(x, hidden, layers);
+    return encoderStack(x, hidden, layers);
   }
 
   /**
-   * Batched inference step on plain arrays: hidden[l] holds n rows of H_l (row-major), items n ids.
-   * Returns the new hidden state and the scores of all items, n × nItems row-major.
+   * Batched inference step on plain arrays: hidden[l] holds n rows of stateSizes[l] (row-major),
+   * items n ids. Returns the new state and the scores of all items, n × nItems row-major.
    */
   step(hidden: Float32Array[], items: Int32Array): { hidden: Float32Array[]; scores: Float32Array } {
     const n = items.length;
-    const sizes = this.arch.hiddenSizes;
+    const sizes = this.stateSizes;
     if (hidden.length !== sizes.length) throw new Error(`step: expected ${sizes.length} hidden layers, got ${hidden.length}`);
     sizes.forEach((h, l) => {
       if (hidden[l].length !== n * h) throw new Error(`step: hidden[${l}] holds ${hidden[l].length} values, expected ${n}×${h}`);
@@ -152,13 +181,13 @@ export class Gru4Rec {
   /**
    * Training forward pass over a sampled output set. All inputs are tensors so the trainer can
    * differentiate with respect to gathered table rows (wasm has no gather gradient).
-   * Returns scores [n, R] and the new hidden states.
+   * Returns scores [n, R] and the new states (per layer [n, stateSizes[l]]).
    */
   static sampledForward(args: {
-    /** Layer-0 input rows: embedding rows [n, D], or Wx0 rows [n, 3H0] for one-hot input. */
+    /** Layer-0 input rows: embedding rows [n, D], or Wx0 rows [n, 3H0 | 4H0 | 5H0] for one-hot input. */
     inputRows: tf.Tensor2D;
     hidden: tf.Tensor2D[];
-    layers: GruLayerParams[];
+    layers: LayerParams[];
     /** Output table rows of the scored items [R, H_last] and their biases [R] (null without bias). */
     outRows: tf.Tensor2D;
     outBias: tf.Tensor1D | null;
@@ -166,10 +195,10 @@ export class Gru4Rec {
     hiddenMasks?: Array<tf.Tensor2D | null>;
   }): { scores: tf.Tensor2D; hidden: tf.Tensor2D[] } {
     const x: tf.Tensor2D = args.embedMask ? tf.mul(args.inputRows, args.embedMask) : args.inputRows;
-    const hidden = gruStack(x, args.hidden, args.layers, args.hiddenMasks);
-    const top = hidden[hidden.length - 1];
+    const { states, outputs } = encoderStack(x, args.hidden, args.layers, args.hiddenMasks);
+    const top = outputs[outputs.length - 1];
     const s = matMulBT(top, args.outRows);
-    return { scores: args.outBias ? (tf.add(s, args.outBias) as tf.Tensor2D) : s, hidden };
+    return { scores: args.outBias ? (tf.add(s, args.outBias) as tf.Tensor2D) : s, hidden: states };
   }
 
   dispose(): void {
@@ -177,4 +206,13 @@ export class Gru4Rec {
     this.wyT = null;
     for (const v of Object.values(this.vars)) v.dispose();
   }
+}
+
+/** Gate blocks a 2-D tensor holds side by side (see weights.ts), each initialised as its own matrix. */
+function gateBlocks(arch: Gru4RecArch, name: string): number {
+  const cell = cellOf(arch);
+  if (name.endsWith('.Wx')) return inputBlocks(cell);
+  if (name.endsWith('.Wrz')) return 2;
+  if (name.endsWith('.Wh') && cell !== 'gru') return 4;
+  return 1;
 }

@@ -5,7 +5,7 @@
  * canonical encoding, so the same model always yields the same hashes, whatever process computes them.
  */
 import { createHash } from 'node:crypto';
-import type { Gru4RecArch } from '../model/weights.ts';
+import { cellOf, type CellKind, type Gru4RecArch } from '../model/weights.ts';
 
 export function sha256Hex(bytes: Uint8Array | string): string {
   return createHash('sha256').update(bytes).digest('hex');
@@ -33,21 +33,26 @@ export function vocabularyHash(itemIds: readonly string[]): string {
 
 /**
  * The per-session state a model keeps between events, described far enough to tell whether a
- * stored state can be read by another model: its format, the hidden size of each layer, and what
+ * stored state can be read by another model: its format, the recurrent cell (an LSTM's [h | c] of
+ * H units and a GRU's h of 2H units fill buffers of the same size but are not interchangeable), the hidden size of each layer, and what
  * the stored history holds (the last N item indices of the session, N set by serving, which is why
  * N itself is not part of it: a store with a shorter history keeps the newest items).
  */
 export interface StateLayout {
   modelFormat: string;
+  /** Absent for the GRU, so a GRU's layout (and its hash) is what it was before the other cells. */
+  cell?: Exclude<CellKind, 'gru'>;
   hiddenSizes: number[];
   history: 'item-indices-oldest-first';
 }
 
 export function stateLayoutOf(modelFormat: string, arch: Gru4RecArch): StateLayout {
-  return { modelFormat, hiddenSizes: [...arch.hiddenSizes], history: 'item-indices-oldest-first' };
+  const cell = cellOf(arch);
+  return { modelFormat, ...(cell === 'gru' ? {} : { cell }), hiddenSizes: [...arch.hiddenSizes], history: 'item-indices-oldest-first' };
 }
 
-/** SHA-256 of the layout's JSON with its keys in a fixed order (the one above). */
+/** SHA-256 of the layout's JSON with its keys in a fixed order (the one above); a GRU's JSON has no cell key. */
 export function stateLayoutHash(layout: StateLayout): string {
-  return sha256Hex(JSON.stringify({ modelFormat: layout.modelFormat, hiddenSizes: layout.hiddenSizes, history: layout.history }));
+  const cell = layout.cell === undefined || (layout.cell as CellKind) === 'gru' ? {} : { cell: layout.cell };
+  return sha256Hex(JSON.stringify({ modelFormat: layout.modelFormat, ...cell, hiddenSizes: layout.hiddenSizes, history: layout.history }));
 }

@@ -8,7 +8,7 @@
 import { z } from 'zod';
 import { ModelFileError } from '../errors/errors.ts';
 import { archOf, Gru4RecConfigSchema, type Gru4RecConfig } from '../model/gru4rec-config.ts';
-import { expectedShapes, type Gru4RecArch } from '../model/weights.ts';
+import { canonicalArch, CELLS, expectedShapes, sameArch, type Gru4RecArch } from '../model/weights.ts';
 import { vocabularyHash } from './model-identity.ts';
 import { describeIssue } from './schema-issues.ts';
 
@@ -19,6 +19,8 @@ const intAtLeast = (min: number, error: string) => z.number({ error }).int({ err
 const POSITIVE_LIST = 'must be a non-empty list of positive integers';
 
 export const ArchSchema = z.object({
+  /** Absent in files written before the LSTM cells: those are GRUs. */
+  cell: z.enum(CELLS, { error: `must be one of ${CELLS.map((c) => `"${c}"`).join(', ')}` }).optional(),
   nItems: intAtLeast(1, 'must be a positive integer'),
   embeddingDim: intAtLeast(0, 'must be a non-negative integer'),
   hiddenSizes: z.array(intAtLeast(1, 'must be a positive integer'), { error: POSITIVE_LIST }).min(1, { error: POSITIVE_LIST }),
@@ -95,8 +97,7 @@ export function checkConfigMatches(config: Gru4RecConfig, arch: Gru4RecArch, whe
 
 function configMismatch(config: Gru4RecConfig, arch: Gru4RecArch): string | null {
   const want = archOf(config, arch.nItems);
-  const have = { nItems: arch.nItems, embeddingDim: arch.embeddingDim, hiddenSizes: [...arch.hiddenSizes], constrainedEmbedding: arch.constrainedEmbedding, useBias: arch.useBias };
-  return JSON.stringify(want) === JSON.stringify(have) ? null : `the config describes architecture ${JSON.stringify(want)}, the weights have ${JSON.stringify(have)}`;
+  return sameArch(want, arch) ? null : `the config describes architecture ${JSON.stringify(want)}, the weights have ${JSON.stringify(canonicalArch(arch))}`;
 }
 
 type Fields = z.output<typeof ModelJsonFields>;

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Gru4Rec } from '../model/gru4rec.ts';
 import { targetMask } from '../model/losses.ts';
 import { archOf, type Gru4RecConfig } from '../model/gru4rec-config.ts';
+import { canonicalArch, sameArch } from '../model/weights.ts';
 import { ItemTables } from './item-tables.ts';
 import { Gru4RecOptimizer, type OptimizerState } from './optimizer.ts';
 import { carriedHidden, sampledStepLoss } from './sampled-step-loss.ts';
@@ -46,8 +47,7 @@ export class Gru4RecTrainer {
   constructor(model: Gru4Rec, config: Gru4RecConfig, support: ArrayLike<number>, opts: { optimizerState?: OptimizerState } = {}) {
     const { arch } = model;
     const expected = archOf(config, arch.nItems);
-    if (JSON.stringify(expected) !== JSON.stringify(arch))
-      throw new Error(`trainer: model architecture ${JSON.stringify(arch)} does not match the config's ${JSON.stringify(expected)}`);
+    if (!sameArch(expected, arch)) throw new Error(`trainer: model architecture ${JSON.stringify(canonicalArch(arch))} does not match the config's ${JSON.stringify(expected)}`);
     if (support.length !== arch.nItems) throw new Error(`trainer: support has ${support.length} entries, expected nItems = ${arch.nItems}`);
     this.model = model;
     this.config = config;
@@ -128,7 +128,8 @@ export class Gru4RecTrainer {
     const prevHidden = this.hidden;
     let newHidden: tf.Tensor2D[] = [];
     const loss = tf.tidy(() => {
-      const hidden = carriedHidden(prevHidden, this.model.arch.hiddenSizes, batch, inputs);
+      // Carried per layer: h for the GRU, [h | c] for the LSTM cells.
+      const hidden = carriedHidden(prevHidden, this.model.stateSizes, batch, inputs);
       const tableRows = this.tables.gather(inputs);
       const dense = this.denseNames.map((name) => this.model.vars[name]);
       const lossOf = sampledStepLoss({

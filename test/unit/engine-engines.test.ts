@@ -1,6 +1,6 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Gru4RecArch, Gru4RecWeights } from '../../src/model/weights.ts';
+import { stateSizes, type Gru4RecArch, type Gru4RecWeights } from '../../src/model/weights.ts';
 import type { ExcludeLists, InferenceEngine, StepOutput } from '../../src/engine/engine.ts';
 import { createOrtEngine } from '../../src/engine/ort-engine.ts';
 import { createTfjsEngine } from '../../src/engine/tfjs-engine.ts';
@@ -22,6 +22,13 @@ for (const hiddenSizes of [[24], [24, 16]]) {
   VARIANTS.push({ label: `one-hot ${hiddenSizes.length}L`, arch: { nItems: 400, embeddingDim: 0, hiddenSizes, constrainedEmbedding: false, useBias: true } });
   VARIANTS.push({ label: `embedding ${hiddenSizes.length}L`, arch: { nItems: 400, embeddingDim: 12, hiddenSizes, constrainedEmbedding: false, useBias: true } });
   VARIANTS.push({ label: `constrained ${hiddenSizes.length}L`, arch: { nItems: 400, embeddingDim: last, hiddenSizes, constrainedEmbedding: true, useBias: false } });
+}
+
+// The LSTM cells through every engine: one-hot input (Wx0 rows of 4H / 5H), embedding, constrained; 1 and 2 layers.
+for (const cell of ['lstm', 'mlstm'] as const) {
+  VARIANTS.push({ label: `${cell} one-hot 1L`, arch: { cell, nItems: 400, embeddingDim: 0, hiddenSizes: [24], constrainedEmbedding: false, useBias: true } });
+  VARIANTS.push({ label: `${cell} embedding 2L`, arch: { cell, nItems: 400, embeddingDim: 12, hiddenSizes: [24, 16], constrainedEmbedding: false, useBias: true } });
+  VARIANTS.push({ label: `${cell} constrained 2L`, arch: { cell, nItems: 400, embeddingDim: 16, hiddenSizes: [24, 16], constrainedEmbedding: true, useBias: false } });
 }
 
 function randomHidden(rand: () => number, n: number, sizes: readonly number[]): Float32Array[] {
@@ -79,7 +86,7 @@ for (const { label, arch } of VARIANTS) {
     const n = 6;
     const engs = await engines(w);
     try {
-      const start = randomHidden(rand, n, arch.hiddenSizes);
+      const start = randomHidden(rand, n, stateSizes(arch));
       const states = engs.map(() => start.map((h) => h.slice()));
       for (let s = 0; s < 3; s++) {
         const items = randomItems(rand, n, arch.nItems);
@@ -352,7 +359,7 @@ test('encode() advances hidden states exactly as step() does, without scoring, o
     const rand = seededRandom(11);
     const n = 9;
     const items = randomItems(rand, n, arch.nItems);
-    const h0 = randomHidden(rand, n, arch.hiddenSizes);
+    const h0 = randomHidden(rand, n, stateSizes(arch));
     const ref = referenceStep(weights, n, items, h0);
     for (const engine of [
       await createOrtEngine(weights, { topK: TOPK, maxBatch: 16, providers: ['cpu'], log: quiet }),

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/model/backend.ts';
 import { sampledLoss, targetMask, type LossName, type LossOptions } from '../../src/model/losses.ts';
-import { gruStack } from '../../src/model/gru-cell.ts';
+import { encoderStack, type LayerParams } from '../../src/model/encoder-stack.ts';
 import { matMulBT } from '../../src/model/ops.ts';
 import { Rng } from '../../src/random/rng.ts';
 
@@ -145,7 +145,9 @@ test('GRU step gradients w.r.t. hidden state, Wx, Wrz, Wh and b match central di
   // A fixed random read-out makes every output entry matter with a different weight.
   const readout = randomTensor(rng, [n, H]);
   const f = (hh: tf.Tensor, wx: tf.Tensor, wrz: tf.Tensor, wh: tf.Tensor, bb: tf.Tensor, xx: tf.Tensor): tf.Scalar => {
-    const [out] = gruStack(xx as tf.Tensor2D, [hh as tf.Tensor2D], [{ Wx: wx as tf.Tensor2D, Wrz: wrz as tf.Tensor2D, Wh: wh as tf.Tensor2D, b: bb as tf.Tensor1D }]);
+    const {
+      outputs: [out],
+    } = encoderStack(xx as tf.Tensor2D, [hh as tf.Tensor2D], [{ cell: 'gru', Wx: wx as tf.Tensor2D, Wrz: wrz as tf.Tensor2D, Wh: wh as tf.Tensor2D, b: bb as tf.Tensor1D }]);
     return tf.sum(tf.mul(out, readout));
   };
   const compared = checkGradients('gru', f, [h, Wx, Wrz, Wh, b, x]);
@@ -171,12 +173,12 @@ test('two stacked GRU layers with a one-hot first layer: gradients through both 
   const readout = randomTensor(rng, [n, H1]);
   const f = (...p: tf.Tensor[]): tf.Scalar => {
     const [r0, hh0, hh1, wrz0, wh0, bb0, wx1, wrz1, wh1, bb1] = p as tf.Tensor2D[];
-    const out = gruStack(
+    const { outputs: out } = encoderStack(
       r0,
       [hh0, hh1],
       [
-        { Wx: null, Wrz: wrz0, Wh: wh0, b: bb0 as unknown as tf.Tensor1D },
-        { Wx: wx1, Wrz: wrz1, Wh: wh1, b: bb1 as unknown as tf.Tensor1D },
+        { cell: 'gru', Wx: null, Wrz: wrz0, Wh: wh0, b: bb0 as unknown as tf.Tensor1D },
+        { cell: 'gru', Wx: wx1, Wrz: wrz1, Wh: wh1, b: bb1 as unknown as tf.Tensor1D },
       ],
     );
     return tf.sum(tf.mul(out[1], readout));
@@ -189,6 +191,83 @@ test('two stacked GRU layers with a one-hot first layer: gradients through both 
   );
   tf.dispose([...xs, readout]);
 });
+
+/**
+ * An LSTM-family layer's parameters from a flat list of leaves (Wx, [Wmh], Wh, b), so
+ * checkGradients can perturb each one.
+ */
+function lstmLayer(cell: 'lstm' | 'mlstm', wx: tf.Tensor | null, rest: tf.Tensor[]): LayerParams {
+  const Wx = wx as tf.Tensor2D | null;
+  if (cell === 'lstm') return { cell, Wx, Wh: rest[0] as tf.Tensor2D, b: rest[1] as tf.Tensor1D };
+  return { cell, Wx, Wmh: rest[0] as tf.Tensor2D, Wh: rest[1] as tf.Tensor2D, b: rest[2] as tf.Tensor1D };
+}
+
+for (const cell of ['lstm', 'mlstm'] as const) {
+  const blocks = cell === 'lstm' ? 4 : 5;
+  test(`${cell} step gradients w.r.t. the state [h | c], Wx, ${cell === 'mlstm' ? 'Wmh, ' : ''}Wh, b and the input match central differences`, () => {
+    const rng = new Rng(cell === 'lstm' ? 23 : 29);
+    const n = 2;
+    const inDim = 3;
+    const H = 3;
+    const x = randomTensor(rng, [n, inDim]);
+    const state = randomTensor(rng, [n, 2 * H], 0.8);
+    const Wx = randomTensor(rng, [inDim, blocks * H], 0.8);
+    const rest = [...(cell === 'mlstm' ? [randomTensor(rng, [H, H], 0.8)] : []), randomTensor(rng, [H, 4 * H], 0.8), randomTensor(rng, [4 * H], 0.5)];
+    // Both halves of the next state are read out, so the gradient through c' is checked as well as through h'.
+    const readH = randomTensor(rng, [n, H]);
+    const readS = randomTensor(rng, [n, 2 * H]);
+    const f = (...p: tf.Tensor[]): tf.Scalar => {
+      const [ss, wx, xx, ...r] = p;
+      const out = encoderStack(xx as tf.Tensor2D, [ss as tf.Tensor2D], [lstmLayer(cell, wx, r)]);
+      return tf.add(tf.sum(tf.mul(out.outputs[0], readH)), tf.sum(tf.mul(out.states[0], readS)));
+    };
+    const xs = [state, Wx, x, ...rest];
+    const compared = checkGradients(cell, f, xs);
+    assert.equal(
+      compared,
+      xs.reduce((a, t) => a + t.size, 0),
+    );
+    tf.dispose([...xs, readH, readS]);
+  });
+
+  test(`two stacked ${cell} layers with a one-hot first layer and output dropout: gradients through both layers match`, () => {
+    const rng = new Rng(cell === 'lstm' ? 31 : 37);
+    const n = 2;
+    const H0 = 3;
+    const H1 = 2;
+    const rows0 = randomTensor(rng, [n, blocks * H0], 0.8); // gathered Wx0 rows of the input items
+    const s0 = randomTensor(rng, [n, 2 * H0], 0.5);
+    const s1 = randomTensor(rng, [n, 2 * H1], 0.5);
+    const rest0 = [...(cell === 'mlstm' ? [randomTensor(rng, [H0, H0], 0.8)] : []), randomTensor(rng, [H0, 4 * H0], 0.8), randomTensor(rng, [4 * H0], 0.3)];
+    const Wx1 = randomTensor(rng, [H0, blocks * H1], 0.8);
+    const rest1 = [...(cell === 'mlstm' ? [randomTensor(rng, [H1, H1], 0.8)] : []), randomTensor(rng, [H1, 4 * H1], 0.8), randomTensor(rng, [4 * H1], 0.3)];
+    // Fixed inverted-dropout masks (p = 0.5): unit 1 of layer 0 dropped in both rows, one unit of layer 1 in row 0, the rest scaled by 2.
+    const mask0 = tf.tensor2d([2, 0, 2, 2, 0, 2], [n, H0]);
+    const mask1 = tf.tensor2d([2, 0, 2, 2], [n, H1]);
+    const readout = randomTensor(rng, [n, H1]);
+    const k = rest0.length;
+    const f = (...p: tf.Tensor[]): tf.Scalar => {
+      const [r0, ss0, ss1, wx1] = p;
+      const layers = [lstmLayer(cell, null, p.slice(4, 4 + k)), lstmLayer(cell, wx1, p.slice(4 + k))];
+      const out = encoderStack(r0 as tf.Tensor2D, [ss0 as tf.Tensor2D, ss1 as tf.Tensor2D], layers, [mask0, mask1]);
+      return tf.sum(tf.mul(out.outputs[1], readout));
+    };
+    const xs = [rows0, s0, s1, Wx1, ...rest0, ...rest1];
+    const compared = checkGradients(`${cell} stack`, f, xs);
+    assert.equal(
+      compared,
+      xs.reduce((a, t) => a + t.size, 0),
+    );
+    // A dropped unit of layer 0 reaches nothing above it: its Wx1 row gets no gradient.
+    const gWx1 = tf.grads(f)(xs)[3].arraySync() as number[][];
+    const dropped = gWx1[1];
+    assert.ok(
+      dropped.every((v) => v === 0),
+      `Wx1 row of a unit dropped in every row should get no gradient, got ${dropped}`,
+    );
+    tf.dispose([...xs, mask0, mask1, readout]);
+  });
+}
 
 test('output-layer product h·Oᵀ: gradients w.r.t. hidden state and item rows match', () => {
   const rng = new Rng(17);

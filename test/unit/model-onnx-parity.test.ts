@@ -15,7 +15,8 @@ import { join } from 'node:path';
  * hidden states and same scores for every item, to 1e-4, over several steps with carried state.
  */
 async function assertParity(model: Gru4Rec, steps: number, seed: number): Promise<void> {
-  const { nItems, hiddenSizes } = model.arch;
+  const { nItems } = model.arch;
+  const hiddenSizes = model.stateSizes;
   const B = 6;
   const engine = await createOrtEngine(model.toWeights(), { topK: 10, maxBatch: B, outputScores: true, log: () => undefined });
   let rng = seed;
@@ -38,12 +39,16 @@ async function assertParity(model: Gru4Rec, steps: number, seed: number): Promis
   assert.ok(maxHiddenErr < 1e-4, `max |h_tfjs - h_onnx| = ${maxHiddenErr}`);
 }
 
-test('ONNX export of freshly initialised models matches the tfjs model (one-hot, embedding, constrained; 1-2 layers)', async () => {
+test('ONNX export of freshly initialised models matches the tfjs model (GRU, LSTM, mLSTM; one-hot, embedding, constrained; 1-2 layers)', async () => {
   await initBackend('wasm', () => undefined);
   const archs: Gru4RecArch[] = [
     { nItems: 97, embeddingDim: 0, hiddenSizes: [16], constrainedEmbedding: false, useBias: true },
     { nItems: 97, embeddingDim: 12, hiddenSizes: [16, 8], constrainedEmbedding: false, useBias: true },
     { nItems: 97, embeddingDim: 16, hiddenSizes: [16], constrainedEmbedding: true, useBias: false },
+    { cell: 'lstm', nItems: 97, embeddingDim: 0, hiddenSizes: [16], constrainedEmbedding: false, useBias: true },
+    { cell: 'lstm', nItems: 97, embeddingDim: 12, hiddenSizes: [16, 8], constrainedEmbedding: false, useBias: true },
+    { cell: 'mlstm', nItems: 97, embeddingDim: 0, hiddenSizes: [16], constrainedEmbedding: false, useBias: true },
+    { cell: 'mlstm', nItems: 97, embeddingDim: 16, hiddenSizes: [12, 16], constrainedEmbedding: true, useBias: false },
   ];
   for (const [i, arch] of archs.entries()) {
     const model = Gru4Rec.init(arch, 100 + i);
@@ -52,17 +57,19 @@ test('ONNX export of freshly initialised models matches the tfjs model (one-hot,
   }
 });
 
-test('ONNX export of a model trained on rsc15-100k matches the tfjs model to 1e-4', async (t) => {
-  const path = join(sharedDataDir(), 'rsc15-100k', 'train_tr.tsv');
-  if (!existsSync(path)) return t.skip(`dataset not found at ${path}`);
-  await initBackend('wasm', () => undefined);
-  const { data, index } = loadSessionTsv(path);
-  const small = { ...data, offsets: data.offsets.subarray(0, 2001) };
-  const { model } = await trainGru4Rec(
-    { ...small, items: data.items.subarray(0, small.offsets[2000]), times: data.times.subarray(0, small.offsets[2000]), sessionIds: data.sessionIds.slice(0, 2000) },
-    index.size,
-    gru4recPreset('rsc15-xe-fast', { nEpochs: 1, layers: [32], nSample: 256 }),
-  );
-  await assertParity(model, 3, 7);
-  model.dispose();
-});
+for (const cell of ['gru', 'lstm', 'mlstm'] as const) {
+  test(`ONNX export of a ${cell} model trained on rsc15-100k matches the tfjs model to 1e-4`, async (t) => {
+    const path = join(sharedDataDir(), 'rsc15-100k', 'train_tr.tsv');
+    if (!existsSync(path)) return t.skip(`dataset not found at ${path}`);
+    await initBackend('wasm', () => undefined);
+    const { data, index } = loadSessionTsv(path);
+    const small = { ...data, offsets: data.offsets.subarray(0, 2001) };
+    const { model } = await trainGru4Rec(
+      { ...small, items: data.items.subarray(0, small.offsets[2000]), times: data.times.subarray(0, small.offsets[2000]), sessionIds: data.sessionIds.slice(0, 2000) },
+      index.size,
+      gru4recPreset('rsc15-xe-fast', { cell, nEpochs: 1, layers: [32], nSample: 256 }),
+    );
+    await assertParity(model, 3, 7);
+    model.dispose();
+  });
+}

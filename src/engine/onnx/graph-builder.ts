@@ -1,9 +1,16 @@
 /**
  * Builds the ONNX inference graph of one GRU4Rec serving step from a Gru4RecWeights:
- * item ids + per-layer hidden states in, next hidden states + top-K of the scores over the
- * whole catalogue out. The cell follows src/model/weights.ts exactly.
+ * item ids + per-layer states in, next states + top-K of the scores over the whole catalogue
+ * out. The cells (GRU, LSTM, mLSTM) follow src/model/weights.ts exactly, built from basic ops.
+ *
+ * Why not ONNX's own GRU/LSTM ops: they take sequences [seq, batch, in] with the state split into
+ * initial_h / initial_c [dirs, batch, H] and fixed gate orders and weight layouts (W [dirs, 4H, in],
+ * separate input and recurrent biases), so every step would need reshapes and a copy of the
+ * weights into their layout; our per-layer state buffer [h | c] would need a split and a concat
+ * anyway; and there is no mLSTM op. The basic-op graph keeps the weights contract's tensors as
+ * initializers unchanged, one definition for every cell.
  */
-import { validateWeights, inputTableName, type Gru4RecWeights } from '../../model/weights.ts';
+import { cellOf, layerPrefix, stateSizes, validateWeights, inputTableName, type Gru4RecWeights } from '../../model/weights.ts';
 import { encodeModel, DataType, type OnnxModel, type OnnxNode, type OnnxTensor, type OnnxValueInfo } from './onnx-proto.ts';
 
 export interface ExportOptions {
@@ -75,10 +82,65 @@ class GraphBuilder {
   }
 }
 
+/** What a layer's nodes are built from: its input x (or gathered Wx0 rows), its state input and output names. */
+interface LayerNodes {
+  g: GraphBuilder;
+  /** Adds a weight tensor as an initializer (once) and returns its name. */
+  w: (name: string) => string;
+  prefix: string;
+  H: number;
+  x: string;
+  /** x holds the gathered rows of Wx0 itself (one-hot input): x·Wx0 is x. */
+  oneHot: boolean;
+  state: string;
+  stateNext: string;
+}
+
+const AXIS1 = { axis: { kind: 'int' as const, value: 1 } };
+
+/** A GRU layer; its state is h. Returns the name of h' (= the state output). */
+function gruLayer({ g, w, prefix: p, H, x, oneHot, state: h, stateNext }: LayerNodes): string {
+  const bias = w(`${p}.b`);
+  const vx = oneHot ? g.apply('Add', [x, bias]) : g.apply('Gemm', [x, w(`${p}.Wx`), bias]);
+  const [vxN, vxRz] = g.op('Split', [vx, g.int64Init(`${p}.split_n_rz`, [H, 2 * H])], [g.tmp('vx_n'), g.tmp('vx_rz')], AXIS1);
+  const rz = g.apply('Sigmoid', [g.apply('Add', [vxRz, g.apply('MatMul', [h, w(`${p}.Wrz`)])])]);
+  // No split sizes: Split cuts rz into two equal [B, H] halves (r first, then z).
+  const [r, z] = g.op('Split', [rz], [g.tmp('r'), g.tmp('z')], AXIS1);
+  const n = g.apply('Tanh', [g.apply('Add', [vxN, g.apply('MatMul', [g.apply('Mul', [r, h]), w(`${p}.Wh`)])])]);
+  // (1 − z)⊙h + z⊙n written as h + z⊙(n − h): one op fewer, same value up to rounding.
+  g.op('Add', [h, g.apply('Mul', [z, g.apply('Sub', [n, h])])], stateNext);
+  return stateNext;
+}
+
+/** An LSTM or mLSTM layer; its state is [h | c]. Returns the name of h' (the layer's output). */
+function lstmLayer({ g, w, prefix: p, H, x, oneHot, state, stateNext }: LayerNodes, multiplicative: boolean): string {
+  const [h, c] = g.op('Split', [state], [g.tmp('h'), g.tmp('c')], AXIS1);
+  const bias = w(`${p}.b`);
+  let v: string;
+  if (multiplicative) {
+    // x·Wx holds [m | gates]; the gates' bias is added after the split (m has none).
+    const xw = oneHot ? x : g.apply('MatMul', [x, w(`${p}.Wx`)]);
+    const [mx, vx] = g.op('Split', [xw, g.int64Init(`${p}.split_m_gates`, [H, 4 * H])], [g.tmp('mx'), g.tmp('vx')], AXIS1);
+    const m = g.apply('Mul', [mx, g.apply('MatMul', [h, w(`${p}.Wmh`)])]);
+    v = g.apply('Add', [g.apply('Add', [vx, bias]), g.apply('MatMul', [m, w(`${p}.Wh`)])]);
+  } else {
+    const vx = oneHot ? g.apply('Add', [x, bias]) : g.apply('Gemm', [x, w(`${p}.Wx`), bias]);
+    v = g.apply('Add', [vx, g.apply('MatMul', [h, w(`${p}.Wh`)])]);
+  }
+  const [vif, vg, vo] = g.op('Split', [v, g.int64Init(`${p}.split_if_g_o`, [2 * H, H, H])], [g.tmp('v_if'), g.tmp('v_g'), g.tmp('v_o')], AXIS1);
+  const [i, f] = g.op('Split', [g.apply('Sigmoid', [vif])], [g.tmp('i'), g.tmp('f')], AXIS1);
+  const cNext = g.apply('Add', [g.apply('Mul', [f, c]), g.apply('Mul', [i, g.apply('Tanh', [vg])])]);
+  const hNext = g.apply('Mul', [g.apply('Sigmoid', [vo]), g.apply('Tanh', [cNext])]);
+  g.op('Concat', [hNext, cNext], stateNext, AXIS1);
+  return hNext;
+}
+
 export function buildGraph(weights: Gru4RecWeights, opts: ExportOptions, scoring = true): OnnxModel {
   validateWeights(weights);
   const { arch, tensors } = weights;
   const { nItems, hiddenSizes } = arch;
+  const cell = cellOf(arch);
+  const states = stateSizes(arch);
   const maxExclude = opts.maxExclude ?? 0;
   if (!Number.isInteger(opts.topK) || opts.topK < 1 || opts.topK > nItems) throw new RangeError(`topK must be an integer in [1, nItems=${nItems}], got ${opts.topK}`);
   if (!Number.isInteger(maxExclude) || maxExclude < 0) throw new RangeError(`maxExclude must be a non-negative integer, got ${maxExclude}`);
@@ -105,25 +167,14 @@ export function buildGraph(weights: Gru4RecWeights, opts: ExportOptions, scoring
 
   let hPrev = '';
   hiddenSizes.forEach((H, l) => {
-    const h = GraphNames.hidden(l);
-    inputs.push({ name: h, elemType: DataType.FLOAT, shape: ['batch', H] });
-    const bias = w(`gru${l}.b`);
-    // One-hot input: x·Wx0 is just the gathered row of Wx0.
-    const vx = oneHot ? g.apply('Add', [rows, bias]) : g.apply('Gemm', [x, w(`gru${l}.Wx`), bias]);
+    const state = GraphNames.hidden(l);
+    inputs.push({ name: state, elemType: DataType.FLOAT, shape: ['batch', states[l]] });
+    const layer: LayerNodes = { g, w, prefix: layerPrefix(arch, l), H, x, oneHot, state, stateNext: GraphNames.hiddenNext(l) };
+    const h = cell === 'gru' ? gruLayer(layer) : lstmLayer(layer, cell === 'mlstm');
     oneHot = false;
-    const [vxN, vxRz] = g.op('Split', [vx, g.int64Init(`gru${l}.split_n_rz`, [H, 2 * H])], [g.tmp('vx_n'), g.tmp('vx_rz')], {
-      axis: { kind: 'int', value: 1 },
-    });
-    const rz = g.apply('Sigmoid', [g.apply('Add', [vxRz, g.apply('MatMul', [h, w(`gru${l}.Wrz`)])])]);
-    // No split sizes: Split cuts rz into two equal [B, H] halves (r first, then z).
-    const [r, z] = g.op('Split', [rz], [g.tmp('r'), g.tmp('z')], { axis: { kind: 'int', value: 1 } });
-    const n = g.apply('Tanh', [g.apply('Add', [vxN, g.apply('MatMul', [g.apply('Mul', [r, h]), w(`gru${l}.Wh`)])])]);
-    // (1 − z)⊙h + z⊙n written as h + z⊙(n − h): one op fewer, same value up to rounding.
-    const hNext = GraphNames.hiddenNext(l);
-    g.op('Add', [h, g.apply('Mul', [z, g.apply('Sub', [n, h])])], hNext);
-    outputs.push({ name: hNext, elemType: DataType.FLOAT, shape: ['batch', H] });
-    x = hNext;
-    hPrev = hNext;
+    outputs.push({ name: layer.stateNext, elemType: DataType.FLOAT, shape: ['batch', states[l]] });
+    x = h;
+    hPrev = h;
   });
 
   if (!scoring) {
@@ -132,7 +183,7 @@ export function buildGraph(weights: Gru4RecWeights, opts: ExportOptions, scoring
       opsetVersion: OPSET_VERSION,
       producerName: 'streamrec',
       producerVersion: '1',
-      docString: `GRU4Rec encoder step: nItems=${nItems}, hidden=[${hiddenSizes}], input=${inputTableName(arch)}`,
+      docString: `GRU4Rec encoder step: cell=${cell}, nItems=${nItems}, hidden=[${hiddenSizes}], input=${inputTableName(arch)}`,
       graph: { name: 'gru4rec_encode', nodes: g.nodes, initializers: g.initializers, inputs, outputs },
     };
   }
@@ -159,7 +210,7 @@ export function buildGraph(weights: Gru4RecWeights, opts: ExportOptions, scoring
     opsetVersion: OPSET_VERSION,
     producerName: 'streamrec',
     producerVersion: '1',
-    docString: `GRU4Rec serving step: nItems=${nItems}, hidden=[${hiddenSizes}], input=${inputTableName(arch)}, topK=${opts.topK}+${maxExclude}, H_last=${hLast}`,
+    docString: `GRU4Rec serving step: cell=${cell}, nItems=${nItems}, hidden=[${hiddenSizes}], input=${inputTableName(arch)}, topK=${opts.topK}+${maxExclude}, H_last=${hLast}`,
     graph: { name: 'gru4rec_step', nodes: g.nodes, initializers: g.initializers, inputs, outputs },
   };
 }

@@ -85,6 +85,7 @@ export function followConfig(preset: string, arch: Gru4RecArch, seed?: number): 
     embedding: arch.constrainedEmbedding ? 0 : arch.embeddingDim,
     constrainedEmbedding: arch.constrainedEmbedding,
     useBias: arch.useBias,
+    ...(arch.cell ? { cell: arch.cell } : {}),
     nEpochs: 1,
     ...(seed === undefined ? {} : { seed }),
   });
