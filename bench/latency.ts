@@ -14,18 +14,16 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { Message } from 'kafkajs';
 import { startLocalBroker } from '../scripts/kafka/local-broker.ts';
-import { loadConfig, namespaced, type StreamrecConfig } from '../src/config/config.ts';
-import { syntheticClicks } from '../src/data/synthetic.ts';
 import { makeCodecs } from '../src/ingest/codec.ts';
-import { createKafka, ensureTopics } from '../src/kafka/client.ts';
+import { createKafka } from '../src/kafka/client.ts';
 import { VisibleLatencyProbe } from '../src/kafka/visible-latency.ts';
 import { STAGES, type Stage } from '../src/metrics/instruments.ts';
 import { LatencyHistogram, type LatencyPercentiles, latencyPercentiles } from '../src/metrics/latency-histogram.ts';
 import { buildGru4RecRecommender } from '../src/serving/create-recommender.ts';
 import { ServingApp } from '../src/serving/serving-app.ts';
 import { syntheticWeights } from '../test/support/synthetic-weights.ts';
+import { clickMessages, freshBenchConfig, sendAtRate } from './serving-load.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -55,35 +53,6 @@ interface Row {
   stages: Record<Stage, { batches: number; p50: number; p99: number }>;
 }
 
-function clickMessages(cfg: StreamrecConfig, n: number, seed: number): Message[] {
-  const codec = makeCodecs(cfg.wireFormat).click;
-  const out: Message[] = [];
-  for (const c of syntheticClicks({ nItems, nSessions: Math.ceil(n / 4), meanSessionLength: 5, seed })) {
-    if (out.length >= n) break;
-    out.push({
-      key: c.sessionId,
-      value: codec.encode({ sessionId: c.sessionId, userId: null, itemId: `i${c.itemId.slice(1)}`, eventType: 'CLICK', timestamp: Date.now(), context: null }),
-    });
-  }
-  return out;
-}
-
-/** Sends in 10 ms slices at `rate` (0: all at once); each slice's records get the broker's append time then. */
-async function sendAtRate(cfg: StreamrecConfig, msgs: Message[], rate: number): Promise<void> {
-  const producer = createKafka(cfg, '-bench-producer').producer();
-  await producer.connect();
-  const per = rate > 0 ? Math.max(1, Math.round(rate / 100)) : 1000;
-  const t0 = performance.now();
-  for (let i = 0; i < msgs.length; i += per) {
-    await producer.send({ topic: cfg.topics.clicks.name, messages: msgs.slice(i, i + per), acks: 1 });
-    if (rate > 0) {
-      const wait = t0 + ((i + per) / rate) * 1000 - performance.now();
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    }
-  }
-  await producer.disconnect();
-}
-
 async function until(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!cond()) {
@@ -93,13 +62,7 @@ async function until(cond: () => boolean, timeoutMs: number, what: string): Prom
 }
 
 async function runOne(brokers: string, delivery: Delivery, rate: number, weights: ReturnType<typeof syntheticWeights>, itemIds: string[]): Promise<Row> {
-  const base = loadConfig(undefined, { KAFKA_BROKERS: brokers });
-  const cfg = namespaced(base, `bench-lat-${delivery === 'exactly-once' ? 'eos' : 'alo'}-${rate}-${Date.now().toString(36)}`, 3);
-  cfg.serving = { ...base.serving, delivery };
-  const admin = createKafka(cfg, '-bench-admin').admin();
-  await admin.connect();
-  await ensureTopics(admin, cfg);
-  await admin.disconnect();
+  const cfg = await freshBenchConfig(brokers, `lat-${delivery === 'exactly-once' ? 'eos' : 'alo'}-${rate}`, { delivery });
 
   const codec = makeCodecs(cfg.wireFormat).recommendation;
   const visible = new LatencyHistogram();
@@ -122,14 +85,14 @@ async function runOne(brokers: string, delivery: Delivery, rate: number, weights
   await app.start();
   await probe.start();
   try {
-    await sendAtRate(cfg, clickMessages(cfg, WARMUP, 3), rate);
+    await sendAtRate(cfg, clickMessages(cfg, nItems, WARMUP, 3), rate);
     await until(() => app.stats.recommendationsOut >= WARMUP && probe.records >= WARMUP, 120_000, 'the warm-up');
     const s = app.stats;
     for (const h of [s.latency, visible, ...STAGES.map((st) => s.stages[st])]) h.reset();
     const batches0 = s.batches;
     const events0 = s.eventsIn;
     const events = Math.round(rate * seconds);
-    await sendAtRate(cfg, clickMessages(cfg, events, 2), rate);
+    await sendAtRate(cfg, clickMessages(cfg, nItems, events, 2), rate);
     await until(() => s.recommendationsOut >= WARMUP + events && probe.records >= WARMUP + events, 300_000, 'every recommendation downstream');
     const stages = Object.fromEntries(
       STAGES.map((st) => [st, { batches: s.stages[st].count, p50: s.stages[st].quantile(0.5), p99: s.stages[st].quantile(0.99) }]),

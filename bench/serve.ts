@@ -15,17 +15,13 @@ import { writeFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import os from 'node:os';
-import type { Message } from 'kafkajs';
-import { loadConfig, namespaced, type StreamrecConfig } from '../src/config/config.ts';
 import { startLocalBroker } from '../scripts/kafka/local-broker.ts';
-import { createKafka, ensureTopics } from '../src/kafka/client.ts';
-import { makeCodecs } from '../src/ingest/codec.ts';
 import { ServingApp } from '../src/serving/serving-app.ts';
 import { buildGru4RecRecommender } from '../src/serving/create-recommender.ts';
 import { syntheticWeights } from '../test/support/synthetic-weights.ts';
 import { measureGemmBound } from '../test/support/gemm-bound.ts';
-import { syntheticClicks } from '../src/data/synthetic.ts';
 import type { Gru4RecWeights } from '../src/model/weights.ts';
+import { clickMessages, freshBenchConfig, sendAtRate } from './serving-load.ts';
 
 const { values: args } = parseArgs({
   options: { quick: { type: 'boolean', default: false }, out: { type: 'string', default: 'results/serve.json' }, catalogues: { type: 'string' } },
@@ -59,46 +55,6 @@ interface Row {
   gemmBoundEventsPerSec: number;
 }
 
-function clickMessages(cfg: StreamrecConfig, nItems: number, n: number, seed: number): Message[] {
-  const codec = makeCodecs(cfg.wireFormat).click;
-  const out: Message[] = [];
-  const now = Date.now();
-  for (const c of syntheticClicks({ nItems, nSessions: Math.ceil(n / 4), meanSessionLength: 5, seed })) {
-    if (out.length >= n) break;
-    out.push({
-      key: c.sessionId,
-      value: codec.encode({ sessionId: c.sessionId, userId: null, itemId: `i${c.itemId.slice(1)}`, eventType: 'CLICK', timestamp: now, context: null }),
-    });
-  }
-  return out;
-}
-
-async function freshConfig(brokers: string, tag: string, maxSize: number, maxWaitMs: number, delivery: 'exactly-once' | 'at-least-once'): Promise<StreamrecConfig> {
-  const base = loadConfig(undefined, { KAFKA_BROKERS: brokers });
-  const cfg = namespaced(base, `bench-${tag}-${Date.now().toString(36)}`, 3);
-  cfg.serving = { ...base.serving, delivery, batch: { maxSize, maxWaitMs } };
-  const admin = createKafka(cfg, '-bench-admin').admin();
-  await admin.connect();
-  await ensureTopics(admin, cfg);
-  await admin.disconnect();
-  return cfg;
-}
-
-async function sendAll(cfg: StreamrecConfig, msgs: Message[], rate: number): Promise<void> {
-  const producer = createKafka(cfg, '-bench-producer').producer();
-  await producer.connect();
-  const per = rate > 0 ? Math.max(1, Math.round(rate / 100)) : 1000;
-  const t0 = performance.now();
-  for (let i = 0; i < msgs.length; i += per) {
-    await producer.send({ topic: cfg.topics.clicks.name, messages: msgs.slice(i, i + per), acks: 1 });
-    if (rate > 0) {
-      const wait = t0 + ((i + per) / rate) * 1000 - performance.now();
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    }
-  }
-  await producer.disconnect();
-}
-
 async function waitServed(app: ServingApp, n: number, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (app.stats.eventsIn < n) {
@@ -119,8 +75,8 @@ async function runConfig(
   // Sized so every configuration runs a few seconds on 2 cores.
   const events = Math.round(Math.min(20_000, Math.max(3_000, 3_000_000 / Math.sqrt(nItems) / 3)) * (args.quick ? 0.5 : 1));
   // Throughput: backlog first, then serve.
-  const cfgT = await freshConfig(brokers, `t${nItems}-${s.maxSize}`, s.maxSize, s.maxWaitMs, delivery);
-  await sendAll(cfgT, clickMessages(cfgT, nItems, events, 1), 0);
+  const cfgT = await freshBenchConfig(brokers, `t${nItems}-${s.maxSize}`, { delivery, batch: { maxSize: s.maxSize, maxWaitMs: s.maxWaitMs } });
+  await sendAtRate(cfgT, clickMessages(cfgT, nItems, events, 1), 0);
   const appT = new ServingApp({
     config: cfgT,
     recommender: await buildGru4RecRecommender(cfgT, weights, itemIds, 'bench', () => undefined),
@@ -138,7 +94,7 @@ async function runConfig(
   // Latency: steady rate at half the measured throughput.
   const rate = Math.max(50, Math.round(eventsPerSec * 0.5));
   const latEvents = Math.min(events, Math.round(rate * 6));
-  const cfgL = await freshConfig(brokers, `l${nItems}-${s.maxSize}`, s.maxSize, s.maxWaitMs, delivery);
+  const cfgL = await freshBenchConfig(brokers, `l${nItems}-${s.maxSize}`, { delivery, batch: { maxSize: s.maxSize, maxWaitMs: s.maxWaitMs } });
   const appL = new ServingApp({
     config: cfgL,
     recommender: await buildGru4RecRecommender(cfgL, weights, itemIds, 'bench', () => undefined),
@@ -147,10 +103,10 @@ async function runConfig(
   });
   await appL.start();
   // Warm-up (group join, first fetches) is excluded from the latency figures.
-  await sendAll(cfgL, clickMessages(cfgL, nItems, 50, 3), 0);
+  await sendAtRate(cfgL, clickMessages(cfgL, nItems, 50, 3), 0);
   await waitServed(appL, 50, 60_000);
   appL.stats.latency.reset();
-  await sendAll(cfgL, clickMessages(cfgL, nItems, latEvents, 2), rate);
+  await sendAtRate(cfgL, clickMessages(cfgL, nItems, latEvents, 2), rate);
   await waitServed(appL, 50 + latEvents, 300_000);
   const row: Row = {
     nItems,
