@@ -8,10 +8,10 @@ import { syntheticClicks } from '../src/data/synthetic.ts';
 import { makeCodecs } from '../src/ingest/codec.ts';
 import { createKafka, ensureTopics } from '../src/kafka/client.ts';
 
-/** The default topology on `brokers`, namespaced by `tag` (fresh topics, 3 partitions, groups), serving fields overridden, topics created. */
-export async function freshBenchConfig(brokers: string, tag: string, serving: Partial<StreamrecConfig['serving']>): Promise<StreamrecConfig> {
+/** The default topology on `brokers`, namespaced by `tag` (fresh topics, 3 partitions unless told, groups), serving fields overridden, topics created. */
+export async function freshBenchConfig(brokers: string, tag: string, serving: Partial<StreamrecConfig['serving']>, partitions = 3): Promise<StreamrecConfig> {
   const base = loadConfig(undefined, { KAFKA_BROKERS: brokers });
-  const cfg = namespaced(base, `bench-${tag}-${Date.now().toString(36)}`, 3);
+  const cfg = namespaced(base, `bench-${tag}-${Date.now().toString(36)}`, partitions);
   cfg.serving = { ...base.serving, ...serving };
   const admin = createKafka(cfg, '-bench-admin').admin();
   await admin.connect();

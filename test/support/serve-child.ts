@@ -14,7 +14,12 @@ export const testItemIds = Array.from({ length: TEST_ARCH.nItems }, (_, i) => `i
 if (process.argv[1]?.endsWith('serve-child.ts')) {
   const config = loadConfig();
   const instance = process.env.SERVE_INSTANCE ?? '0';
-  const rec = await buildGru4RecRecommender(config, syntheticWeights(TEST_ARCH, 3), testItemIds, 'synthetic-v1', () => undefined);
+  // SERVE_N_ITEMS / SERVE_HIDDEN size the model for benchmarks (bench/scale-out.ts); tests use TEST_ARCH.
+  const nItems = Number(process.env.SERVE_N_ITEMS ?? TEST_ARCH.nItems);
+  const hidden = Number(process.env.SERVE_HIDDEN ?? TEST_ARCH.hiddenSizes[0]);
+  const arch = nItems === TEST_ARCH.nItems && hidden === TEST_ARCH.hiddenSizes[0] ? TEST_ARCH : { ...TEST_ARCH, nItems, hiddenSizes: [hidden] };
+  const itemIds = arch === TEST_ARCH ? testItemIds : Array.from({ length: nItems }, (_, i) => `i${i}`);
+  const rec = await buildGru4RecRecommender(config, syntheticWeights(arch, 3), itemIds, 'synthetic-v1', () => undefined);
   const app = new ServingApp({
     config,
     recommender: rec,
