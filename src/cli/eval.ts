@@ -6,6 +6,7 @@ import { evaluateLeaveOneOut, leaveOneOutSplit } from '../eval/leave-one-out.ts'
 import { PopularityScorer } from '../eval/baselines/popularity.ts';
 import { ItemKnnScorer } from '../eval/baselines/item-knn.ts';
 import { SessionKnnScorer } from '../eval/baselines/session-knn.ts';
+import { Item2VecKnnScorer } from '../eval/baselines/item2vec-knn.ts';
 import { formatTable, toJsonReport, writeJsonReport, type ReportRow } from '../eval/report.ts';
 import { writeRecallPlot } from '../eval/plot-png.ts';
 import { loadModel } from '../registry/model-file.ts';
@@ -30,6 +31,7 @@ const BASELINES: Record<string, () => SessionScorer & { fit(train: SessionData, 
   pop: () => new PopularityScorer(),
   iknn: () => new ItemKnnScorer(),
   sknn: () => new SessionKnnScorer(),
+  i2v: () => new Item2VecKnnScorer(),
 };
 
 /**
