@@ -10,7 +10,11 @@
  *
  *   node --import tsx bench/engine.ts [--out results/engine.json] [--catalogues 3000,30000,300000]
  *        [--batches 1,8,32,128,512] [--hidden 100] [--topk 20] [--exclude 0] [--min-time 1]
- *        [--input constrained|embedding|onehot] [--engines ort1,ort2,tfjs,tfjs-js,gemm1,gemm2]
+ *        [--input constrained|embedding|onehot] [--engines ort1,ort2,ort1-plain,ort2-plain,tfjs,tfjs-js,gemm1,gemm2]
+ *
+ * ortT is the ORT engine with T intra-op threads and its default blocked top-K (folded bias, block
+ * maxima: src/engine/onnx/scoring-graph.ts); ortT-plain the same engine on the previous graph (Gemm
+ * with bias, one TopK over every score), so before and after are timed in the same run.
  *
  * tfjs-js is the tfjs engine with topkMode 'js': the score rows come back to JS and the top-K
  * heap (src/model/topk.ts) selects over the whole catalogue, the one place serving runs it.
@@ -38,7 +42,7 @@ const { values: args } = parseArgs({
     exclude: { type: 'string', default: '0' },
     'min-time': { type: 'string', default: '1' },
     input: { type: 'string', default: 'constrained' },
-    engines: { type: 'string', default: 'ort1,ort2,tfjs,gemm1,gemm2' },
+    engines: { type: 'string', default: 'ort1,ort1-plain,ort2,ort2-plain,tfjs,gemm1,gemm2' },
   },
 });
 
@@ -60,6 +64,11 @@ interface Row {
   eventsPerSec: number;
   /** Useful FLOP/s of the scoring product alone (2·B·H·N per batch). */
   scoringGflops: number;
+  /**
+   * Median process CPU time per batch (ms): on a loaded machine less noisy than wall time for one
+   * intra-op thread; with more threads it includes ORT's spin-waiting workers.
+   */
+  cpuMsPerBatch: number;
   iterations: number;
   error?: string;
 }
@@ -77,10 +86,13 @@ interface Contestant {
  * previous contestant's spinning ORT threads have gone quiet; turning round-robin means load from
  * other processes on a shared machine hits every contestant alike. Reports medians.
  */
-async function timeRoundRobin(contestants: Contestant[], batch: number): Promise<Map<string, { ms: number; iterations: number } | Error>> {
+type Timing = { ms: number; cpuMs: number; iterations: number };
+
+async function timeRoundRobin(contestants: Contestant[], batch: number): Promise<Map<string, Timing | Error>> {
   const samples = new Map<string, number[]>();
+  const cpuSamples = new Map<string, number[]>();
   const bursts = new Map<string, number>();
-  const out = new Map<string, { ms: number; iterations: number } | Error>();
+  const out = new Map<string, Timing | Error>();
   for (const c of contestants) {
     try {
       await c.run(batch);
@@ -89,6 +101,7 @@ async function timeRoundRobin(contestants: Contestant[], batch: number): Promise
       // ~30 ms per burst: long enough to warm up, short enough for many turns.
       bursts.set(c.label, Math.min(50, Math.max(2, Math.ceil(30 / (performance.now() - t)))));
       samples.set(c.label, []);
+      cpuSamples.set(c.label, []);
     } catch (err) {
       out.set(c.label, err as Error);
     }
@@ -98,18 +111,22 @@ async function timeRoundRobin(contestants: Contestant[], batch: number): Promise
   for (let round = 0; round < 100 && (round < 3 || performance.now() - t0 < minTimeMs * live.length); round++) {
     for (const c of live) {
       const times = samples.get(c.label)!;
+      const cpu = cpuSamples.get(c.label)!;
       const burst = bursts.get(c.label)!;
       for (let i = 0; i < burst; i++) {
         const t = performance.now();
+        const u = process.cpuUsage();
         await c.run(batch);
-        if (i > 0) times.push(performance.now() - t);
+        const du = process.cpuUsage(u);
+        if (i > 0) {
+          times.push(performance.now() - t);
+          cpu.push((du.user + du.system) / 1000);
+        }
       }
     }
   }
-  for (const [label, times] of samples) {
-    times.sort((a, b) => a - b);
-    out.set(label, { ms: times[times.length >> 1], iterations: times.length });
-  }
+  const median = (xs: number[]) => xs.sort((a, b) => a - b)[xs.length >> 1];
+  for (const [label, times] of samples) out.set(label, { ms: median(times), cpuMs: median(cpuSamples.get(label)!), iterations: times.length });
   return out;
 }
 
@@ -154,8 +171,9 @@ function engineContestant(engine: InferenceEngine, label: string, nItems: number
   return { label, run: (B) => engine.step(B, items, hidden, out, exclude), dispose: () => engine.dispose() };
 }
 
-function row(engine: string, nItems: number, batch: number, t: { ms: number; iterations: number } | Error): Row {
-  if (t instanceof Error) return { engine, nItems, batch, msPerBatch: NaN, eventsPerSec: NaN, scoringGflops: NaN, iterations: 0, error: t.message.split('\n')[0] };
+function row(engine: string, nItems: number, batch: number, t: Timing | Error): Row {
+  if (t instanceof Error)
+    return { engine, nItems, batch, msPerBatch: NaN, eventsPerSec: NaN, scoringGflops: NaN, cpuMsPerBatch: NaN, iterations: 0, error: t.message.split('\n')[0] };
   return {
     engine,
     nItems,
@@ -163,6 +181,7 @@ function row(engine: string, nItems: number, batch: number, t: { ms: number; ite
     msPerBatch: t.ms,
     eventsPerSec: (batch * 1000) / t.ms,
     scoringGflops: (2 * batch * H * nItems) / (t.ms * 1e6),
+    cpuMsPerBatch: t.cpuMs,
     iterations: t.iterations,
   };
 }
@@ -177,6 +196,7 @@ function printRow(r: Row): void {
         r.msPerBatch.toFixed(3).padStart(10),
         Math.round(r.eventsPerSec).toString().padStart(10),
         r.scoringGflops.toFixed(1).padStart(8),
+        r.cpuMsPerBatch.toFixed(3).padStart(10),
         String(r.iterations).padStart(5),
       ];
   console.log(cells.join('  '));
@@ -186,10 +206,12 @@ async function contestantsFor(nItems: number): Promise<Contestant[]> {
   const weights = syntheticWeights(arch(nItems), 7);
   const list: Contestant[] = [];
   for (const kind of engineKinds) {
-    if (kind === 'ort1' || kind === 'ort2') {
-      const threads = kind === 'ort1' ? 1 : 2;
-      const e = await createOrtEngine(weights, { topK, maxExclude, maxBatch, providers: ['cpu'], intraOpNumThreads: threads, log: () => {} });
-      list.push(engineContestant(e, `ort-cpu-t${threads}`, nItems));
+    const ort = /^ort(\d+)(-plain)?$/.exec(kind);
+    if (ort) {
+      const threads = Number(ort[1]);
+      const scoring = ort[2] ? 'plain' : 'blocked';
+      const e = await createOrtEngine(weights, { topK, maxExclude, maxBatch, providers: ['cpu'], intraOpNumThreads: threads, scoring, log: () => {} });
+      list.push(engineContestant(e, `ort-cpu-t${threads}${ort[2] ?? ''}`, nItems));
     } else if (kind === 'tfjs' || kind === 'tfjs-js') {
       const topkMode = kind === 'tfjs' ? 'tf' : 'js';
       const e = await createTfjsEngine(weights, { topK, maxExclude, maxBatch, topkMode });
@@ -198,7 +220,7 @@ async function contestantsFor(nItems: number): Promise<Contestant[]> {
       const threads = kind === 'gemm1' ? 1 : 2;
       list.push(await boundContestant('matmul', nItems, threads), await boundContestant('gemmT', nItems, threads));
     } else {
-      throw new Error(`unknown engine kind ${kind} (ort1, ort2, tfjs, tfjs-js, gemm1, gemm2)`);
+      throw new Error(`unknown engine kind ${kind} (ort1, ort2, ort1-plain, ort2-plain, tfjs, tfjs-js, gemm1, gemm2)`);
     }
   }
   return list;
@@ -216,7 +238,16 @@ async function main(): Promise<void> {
   };
   console.log(`engine bench: H=${H}, input=${args.input}, topK=${topK}, maxExclude=${maxExclude}, ${machine.cpus} cpus (${machine.cpuModel}), tfjs backend ${tfBackend}`);
   console.log(
-    ['engine'.padEnd(18), 'nItems'.padStart(7), 'batch'.padStart(5), 'ms/batch'.padStart(10), 'events/s'.padStart(10), 'GFLOP/s'.padStart(8), 'runs'.padStart(5)].join('  '),
+    [
+      'engine'.padEnd(18),
+      'nItems'.padStart(7),
+      'batch'.padStart(5),
+      'ms/batch'.padStart(10),
+      'events/s'.padStart(10),
+      'GFLOP/s'.padStart(8),
+      'cpu ms'.padStart(10),
+      'runs'.padStart(5),
+    ].join('  '),
   );
   const results: Row[] = [];
   for (const nItems of catalogues) {
@@ -248,6 +279,32 @@ async function main(): Promise<void> {
       const tfjs = engines.find((r) => r.engine.startsWith('tfjs'));
       const vsTfjs = tfjs && best !== tfjs ? `, ${(best.eventsPerSec / tfjs.eventsPerSec).toFixed(1)}x ${tfjs.engine}` : '';
       console.log(`  N=${nItems} B=${B}: ${best.engine} ${Math.round(best.eventsPerSec)} events/s${share}${vsTfjs}`);
+    }
+  }
+
+  // Before → after: the previous graph (ort-cpu-tT-plain) against the blocked one at the same thread count.
+  const plainRows = results.filter((r) => r.engine.endsWith('-plain') && !r.error);
+  if (plainRows.length > 0) {
+    console.log('\nblocked top-K vs the plain graph (share of the best bare-GEMM events/s):');
+    for (const before of plainRows) {
+      const after = results.find((r) => r.engine === before.engine.replace(/-plain$/, '') && r.nItems === before.nItems && r.batch === before.batch && !r.error);
+      const floor = Math.max(
+        ...results.filter((r) => r.engine.startsWith('bound') && r.nItems === before.nItems && r.batch === before.batch && !r.error).map((r) => r.eventsPerSec),
+      );
+      if (!after || !Number.isFinite(floor)) continue;
+      const pct = (x: number) => `${Math.round((100 * x) / floor)}%`;
+      // CPU time against the bound at the same thread count: the steadier figure on a loaded machine.
+      const threads = /-t(\d+)/.exec(after.engine)![1];
+      const cpuFloor = Math.min(
+        ...results
+          .filter((r) => r.engine.startsWith('bound') && r.engine.endsWith(`-t${threads}`) && r.nItems === before.nItems && r.batch === before.batch && !r.error)
+          .map((r) => r.cpuMsPerBatch),
+      );
+      const cpuPct = (ms: number) => `${Math.round((100 * cpuFloor) / ms)}%`;
+      console.log(
+        `  N=${before.nItems} B=${before.batch} ${after.engine}: ${Math.round(before.eventsPerSec)} → ${Math.round(after.eventsPerSec)} events/s (${pct(before.eventsPerSec)} → ${pct(after.eventsPerSec)} of ${Math.round(floor)}; ` +
+          `CPU time ${cpuPct(before.cpuMsPerBatch)} → ${cpuPct(after.cpuMsPerBatch)} of the ${threads}-thread bound's)`,
+      );
     }
   }
 

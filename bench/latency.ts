@@ -9,6 +9,8 @@
  * A warm-up (group join, first fetches, JIT) is served first and left out of every histogram.
  *
  *   node --import tsx bench/latency.ts [--rates 500,2000] [--seconds 8] [--out results/latency.json]
+ *        [--max-size 1024] [--commit-interval-ms 100] [--deliveries exactly-once,at-least-once]
+ * (without --max-size / --commit-interval-ms, the default topology's serving.batch / serving.commit)
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -31,6 +33,9 @@ const { values: args } = parseArgs({
     seconds: { type: 'string', default: '8' },
     items: { type: 'string', default: '3000' },
     out: { type: 'string', default: 'results/latency.json' },
+    'max-size': { type: 'string' },
+    'commit-interval-ms': { type: 'string' },
+    deliveries: { type: 'string', default: 'exactly-once,at-least-once' },
   },
 });
 const H = 100;
@@ -47,6 +52,8 @@ interface Row {
   events: number;
   maxSize: number;
   maxWaitMs: number;
+  /** serving.commit.intervalMs: under exactly-once, outputs become visible at the commit. */
+  commitIntervalMs: number;
   meanBatch: number;
   produced: LatencyPercentiles;
   visible: LatencyPercentiles;
@@ -62,7 +69,15 @@ async function until(cond: () => boolean, timeoutMs: number, what: string): Prom
 }
 
 async function runOne(brokers: string, delivery: Delivery, rate: number, weights: ReturnType<typeof syntheticWeights>, itemIds: string[]): Promise<Row> {
-  const cfg = await freshBenchConfig(brokers, `lat-${delivery === 'exactly-once' ? 'eos' : 'alo'}-${rate}`, { delivery });
+  const base = await freshBenchConfig(brokers, `lat-${delivery === 'exactly-once' ? 'eos' : 'alo'}-${rate}`, { delivery });
+  const cfg = {
+    ...base,
+    serving: {
+      ...base.serving,
+      batch: args['max-size'] ? { ...base.serving.batch, maxSize: Number(args['max-size']) } : base.serving.batch,
+      commit: args['commit-interval-ms'] ? { ...base.serving.commit, intervalMs: Number(args['commit-interval-ms']) } : base.serving.commit,
+    },
+  };
 
   const codec = makeCodecs(cfg.wireFormat).recommendation;
   const visible = new LatencyHistogram();
@@ -103,6 +118,7 @@ async function runOne(brokers: string, delivery: Delivery, rate: number, weights
       events,
       maxSize: cfg.serving.batch.maxSize,
       maxWaitMs: cfg.serving.batch.maxWaitMs,
+      commitIntervalMs: cfg.serving.commit.intervalMs,
       meanBatch: (s.eventsIn - events0) / Math.max(1, s.batches - batches0),
       produced: latencyPercentiles(s.latency),
       visible: latencyPercentiles(visible),
@@ -137,7 +153,7 @@ async function main(): Promise<void> {
   log(`bench:latency on ${os.cpus().length} cores (load ${load.toFixed(2)}), broker ${brokers}; ${nItems} items, H=${H}, 3 partitions, ${seconds} s per row, HDR 3 digits`);
   log('delivery       rate  batch   ms         p50     p95     p99   p99.9             p50     p95     p99   p99.9');
   try {
-    for (const delivery of ['exactly-once', 'at-least-once'] as const)
+    for (const delivery of args.deliveries!.split(',') as Delivery[])
       for (const rate of rates) {
         const r = await runOne(brokers, delivery, rate, weights, itemIds);
         rows.push(r);

@@ -10,7 +10,13 @@
  *   frozen      the pre-trained model throughout;
  *   continuous  the same start, while a StreamTrainer (the follow-options defaults: windows, gate,
  *               admission) trains on every event AFTER it was answered, and each candidate the gate
- *               promotes is hot-swapped (swapModel, re-encode) at the next batch boundary.
+ *               promotes is hot-swapped (swapModel, re-encode) at the next batch boundary;
+ *   deltas      continuous with incremental sync (train.sync defaults): a training window closes
+ *               every intervalMs of STREAM time (events at --rate events/s, default 1000) and ships
+ *               a delta, applied at the next batch boundary (applyDelta, a new engine, swapModel
+ *               'keep'); a gated snapshot every snapshotEveryDeltas deltas (re-encode), as serving's
+ *               DeltaFollower does it. Bytes shipped per stream minute are counted for both
+ *               (deltas + snapshots vs full versions, float32 weights).
  * Quality is prequential Recall@20 / MRR@20 (PrequentialMetrics): every event whose session had a
  * list is a target, so a click on an item the serving model does not know is a miss. Both runs use
  * `unknownItems: cold-start` (a click on an unknown item is answered with the bias ranking), so
@@ -41,6 +47,9 @@ import { DEFAULT_FOLLOW_OPTIONS, followOptions } from '../src/train/continuous/f
 import type { ScoredModel } from '../src/train/continuous/promotion-gate.ts';
 import { type PassedCandidate, type PromotionTarget, StreamTrainer, type WindowReport } from '../src/train/continuous/stream-trainer.ts';
 import { trainGru4Rec } from '../src/train/fit.ts';
+import { applyDelta, encodeDelta, type ModelDelta, type ModelState } from '../src/registry/model-delta.ts';
+import { type DeltaStamp, DeltaBuilder } from '../src/train/continuous/delta-builder.ts';
+import type { TrainerSync } from '../src/train/continuous/delta-sync.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -50,6 +59,7 @@ const { values: args } = parseArgs({
     epochs: { type: 'string' },
     out: { type: 'string', default: 'results/online.json' },
     png: { type: 'string', default: 'results/online.png' },
+    rate: { type: 'string', default: '1000' },
   },
 });
 const quick = args.quick!;
@@ -61,6 +71,8 @@ const QUICK_DRIFT_EVENTS = 100_000;
 const epochs = args.epochs !== undefined ? Number(args.epochs) : quick ? 1 : 2;
 const eventLimit = args.events !== undefined ? Number(args.events) : undefined;
 const quiet = (): void => undefined;
+/** Events per second of stream time the deltas run's clock assumes (its intervals are in stream time). */
+const RATE = Number(args.rate);
 
 interface Stream {
   key: string;
@@ -169,7 +181,7 @@ interface Promotion {
 }
 
 interface RunResult {
-  name: 'frozen' | 'continuous';
+  name: 'frozen' | 'continuous' | 'deltas';
   overall: { recall: number; mrr: number; targets: number };
   secondHalf: { recall: number; mrr: number; targets: number };
   buckets: Array<{ recall: number; mrr: number; targets: number }>;
@@ -179,6 +191,17 @@ interface RunResult {
   /** Events whose item the serving model did not know when it was answered. */
   unknownItemEvents: number;
   promotions?: Promotion[];
+  /** What the run shipped to serving: full versions (float32 weights) and deltas, per minute of stream time at RATE. */
+  shipped?: {
+    fullVersions: number;
+    fullBytes: number;
+    deltas: number;
+    deltaBytes: number;
+    streamMinutes: number;
+    bytesPerMinute: number;
+    deltaPrepareMsP50: number;
+    deltaPauseMsP50: number;
+  };
   trainer?: {
     windows: number;
     gates: number;
@@ -259,6 +282,7 @@ async function runContinuous(config: StreamrecConfig, weights: Gru4RecWeights, i
   const promotions: Promotion[] = [];
   const served = { itemIds: new Set(itemIds) };
   let trainerMs = 0;
+  let fullBytes = 0;
   const r = await serve('continuous', rec, served, clicks, async (from, to) => {
     // Prequential: the trainer sees a click only after it was answered.
     const t = performance.now();
@@ -273,6 +297,7 @@ async function runContinuous(config: StreamrecConfig, weights: Gru4RecWeights, i
     const swap = await rec.swapModel(next, 're-encode');
     served.itemIds = new Set(c.itemIds);
     promotions.push({ version: c.version, atEvent: to, gate: c.gate, nItems: c.itemIds.length, prepareMs, swap });
+    fullBytes += weightBytes(c.weights);
     console.error(
       `  continuous: v${c.version} promoted after event ${to.toLocaleString('en')} (gate Recall@20 ${c.gate.candidate.recall.toFixed(4)} vs ${c.gate.serving?.recall.toFixed(4) ?? '-'}), ` +
         `${c.itemIds.length} items, swap pause ${swap.pauseMs.toFixed(1)} ms over ${swap.sessions} live sessions`,
@@ -285,11 +310,162 @@ async function runContinuous(config: StreamrecConfig, weights: Gru4RecWeights, i
   const trainSeconds = windows.reduce((s, w) => s + w.seconds, 0);
   const trainedEvents = windows.reduce((s, w) => s + w.events, 0);
   const last = windows.at(-1);
+  const streamMinutes = clicks.length / RATE / 60;
   return {
     name: 'continuous',
     ...r,
     seconds: (performance.now() - t0) / 1000,
     promotions,
+    shipped: {
+      fullVersions: promotions.length,
+      fullBytes,
+      deltas: 0,
+      deltaBytes: 0,
+      streamMinutes,
+      bytesPerMinute: fullBytes / streamMinutes,
+      deltaPrepareMsP50: Number.NaN,
+      deltaPauseMsP50: Number.NaN,
+    },
+    trainer: {
+      windows: windows.length,
+      gates: windows.filter((w) => w.gate !== null).length,
+      trainedEvents,
+      trainSeconds,
+      eventsPerSec: trainedEvents / Math.max(trainSeconds, 1e-9),
+      gateAndUpkeepSeconds: trainerMs / 1000 - trainSeconds,
+      admitted: last?.catalogue.admitted ?? 0,
+      finalItems: last?.nItems ?? itemIds.length,
+    },
+  };
+}
+
+/** Bytes of a full version's weights (float32 tensors): what serving loads at a promotion, ONNX and optimizer state not counted. */
+function weightBytes(w: Gru4RecWeights): number {
+  let n = 0;
+  for (const t of Object.values(w.tensors)) n += t.data.byteLength;
+  return n;
+}
+
+/**
+ * TrainerSync for the bench: the DeltaBuilder of the real DeltaSync without files, on the
+ * stream's clock; deltas and snapshots queue in order for the serving loop's next batch boundary.
+ */
+class InMemorySync implements TrainerSync {
+  readonly queue: Array<{ kind: 'delta'; d: ModelDelta; bytes: number } | { kind: 'snapshot'; version: number; state: ModelState }> = [];
+  private readonly builder: DeltaBuilder;
+  private sinceSnapshot = 0;
+  private snapshotAt: number;
+
+  constructor(
+    readonly intervalMs: number,
+    private readonly everyDeltas: number,
+    private readonly everyMs: number,
+    readonly now: () => number,
+    start: ModelState,
+  ) {
+    this.builder = new DeltaBuilder(0, start);
+    this.snapshotAt = now();
+  }
+
+  snapshotDue(): boolean {
+    return this.sinceSnapshot >= this.everyDeltas || this.now() - this.snapshotAt >= this.everyMs;
+  }
+
+  async trained(state: ModelState, stamp: DeltaStamp): Promise<void> {
+    const d = this.builder.build(state, stamp);
+    if (!d) return;
+    this.sinceSnapshot++;
+    this.queue.push({ kind: 'delta', d, bytes: encodeDelta(d).length });
+  }
+
+  async snapshotted(version: number, state: ModelState): Promise<void> {
+    this.builder.rebase(version, state);
+    this.sinceSnapshot = 0;
+    this.snapshotAt = this.now();
+    this.queue.push({ kind: 'snapshot', version, state });
+  }
+}
+
+async function runDeltas(config: StreamrecConfig, weights: Gru4RecWeights, itemIds: readonly string[], clicks: readonly ClickInput[]): Promise<RunResult> {
+  const t0 = performance.now();
+  const rec = await buildGru4RecRecommender(config, weights, itemIds, 'v0', quiet);
+  const target = new InMemoryTarget(weights, itemIds);
+  const checkpointDir = mkdtempSync(join(tmpdir(), 'streamrec-online-'));
+  const windows: WindowReport[] = [];
+  let streamMs = 0;
+  const s = config.train.sync;
+  const sync = new InMemorySync(s.intervalMs, s.snapshotEveryDeltas, s.snapshotEveryMs, () => streamMs, { weights, itemIds });
+  const trainer = new StreamTrainer({ options: followOptions(), checkpointDir, target, onWindow: (w) => windows.push(w), sync }, { weights, itemIds, parent: 0 });
+  const promotions: Promotion[] = [];
+  const served = { itemIds: new Set(itemIds) };
+  let state: ModelState = { weights, itemIds };
+  let base = 0;
+  let seq = 0;
+  let trainerMs = 0;
+  let fullBytes = 0;
+  let deltaBytes = 0;
+  const prepares: number[] = [];
+  const pauses: number[] = [];
+  const r = await serve('deltas', rec, served, clicks, async (from, to) => {
+    const t = performance.now();
+    for (let e = from; e < to; e++) {
+      streamMs = (e / RATE) * 1000;
+      await trainer.event(clicks[e].sessionId, clicks[e].itemId, 0, e, streamMs);
+    }
+    trainerMs += performance.now() - t;
+    target.pending = null; // snapshots arrive through the sync queue, in order with the deltas
+    for (const q of sync.queue.splice(0)) {
+      const p0 = performance.now();
+      if (q.kind === 'snapshot') {
+        state = q.state;
+        base = q.version;
+        seq = 0;
+        const next = await prepareModel(config, state.weights, state.itemIds, `v${base}`, quiet);
+        const prepareMs = performance.now() - p0;
+        const swap = await rec.swapModel(next, 're-encode');
+        fullBytes += weightBytes(state.weights);
+        let gate: PassedCandidate['gate'] | null = null;
+        for (let i = windows.length - 1; i >= 0 && !gate; i--) gate = windows[i].gate;
+        promotions.push({ version: base, atEvent: to, gate: gate!, nItems: state.itemIds.length, prepareMs, swap });
+      } else {
+        if (q.d.base !== base || q.d.seq !== seq + 1) throw new Error(`deltas: got ${q.d.base}.${q.d.seq} after ${base}.${seq}`);
+        state = applyDelta(state, q.d, 'bench');
+        seq = q.d.seq;
+        const next = await prepareModel(config, state.weights, state.itemIds, `v${base}+d${seq}`, quiet);
+        prepares.push(performance.now() - p0);
+        const swap = await rec.swapModel(next, 'keep');
+        pauses.push(swap.pauseMs);
+        deltaBytes += q.bytes;
+      }
+      served.itemIds = new Set(state.itemIds);
+    }
+  });
+  await rec.close();
+  trainer.dispose();
+  target.dispose();
+  rmSync(checkpointDir, { recursive: true, force: true });
+  const trainSeconds = windows.reduce((a, w) => a + w.seconds, 0);
+  const trainedEvents = windows.reduce((a, w) => a + w.events, 0);
+  const last = windows.at(-1);
+  const streamMinutes = clicks.length / RATE / 60;
+  console.error(
+    `  deltas: ${prepares.length} deltas (${(deltaBytes / 1e6).toFixed(1)} MB) and ${promotions.length} snapshots (${(fullBytes / 1e6).toFixed(1)} MB) over ${streamMinutes.toFixed(1)} stream minutes`,
+  );
+  return {
+    name: 'deltas',
+    ...r,
+    seconds: (performance.now() - t0) / 1000,
+    promotions,
+    shipped: {
+      fullVersions: promotions.length,
+      fullBytes,
+      deltas: prepares.length,
+      deltaBytes,
+      streamMinutes,
+      bytesPerMinute: (fullBytes + deltaBytes) / streamMinutes,
+      deltaPrepareMsP50: quantile(prepares, 0.5),
+      deltaPauseMsP50: quantile(pauses, 0.5),
+    },
     trainer: {
       windows: windows.length,
       gates: windows.filter((w) => w.gate !== null).length,
@@ -332,6 +508,8 @@ async function benchStream(s: Stream): Promise<DatasetResult> {
   const frozen = await runFrozen(config, weights, itemIds, served);
   console.error(`${s.key}: serving ${served.length.toLocaleString('en')} events, continuous`);
   const continuous = await runContinuous(config, weights, itemIds, served);
+  console.error(`${s.key}: serving ${served.length.toLocaleString('en')} events, continuous + deltas`);
+  const deltas = await runDeltas(config, weights, itemIds, served);
   return {
     dataset: s.key,
     title: s.title,
@@ -340,7 +518,7 @@ async function benchStream(s: Stream): Promise<DatasetResult> {
     servedEvents: served.length,
     pretrain: { epochs: stats.epochs, seconds: stats.seconds, eventsPerSec: stats.eventsPerSec, nItems: index.size },
     newItemEvents,
-    runs: [frozen, continuous],
+    runs: [frozen, continuous, deltas],
     secondHalfRecallGain: continuous.secondHalf.recall / Math.max(frozen.secondHalf.recall, 1e-12) - 1,
   };
 }
@@ -368,6 +546,12 @@ function formatDataset(d: DatasetResult): string {
     );
   }
   lines.push(`continuous vs frozen, Recall@20 over the second half: ${(100 * d.secondHalfRecallGain).toFixed(1)}% relative`);
+  for (const r of d.runs)
+    if (r.shipped)
+      lines.push(
+        `  ${r.name}: shipped ${r.shipped.fullVersions} full versions (${(r.shipped.fullBytes / 1e6).toFixed(1)} MB) + ${r.shipped.deltas} deltas (${(r.shipped.deltaBytes / 1e6).toFixed(1)} MB) = ${(r.shipped.bytesPerMinute / 1e6).toFixed(2)} MB per stream minute at ${RATE} events/s` +
+          (r.shipped.deltas ? `; delta engine prepare p50 ${r.shipped.deltaPrepareMsP50.toFixed(0)} ms, swap pause p50 ${r.shipped.deltaPauseMsP50.toFixed(1)} ms` : ''),
+      );
   lines.push(`Recall@20 per ${100 / BUCKETS}% of the served stream:`);
   for (const r of d.runs) lines.push(`  ${r.name.padEnd(10)} ${r.buckets.map((b) => b.recall.toFixed(3)).join(' ')}`);
   return lines.join('\n');
@@ -398,6 +582,7 @@ async function main(): Promise<void> {
     buckets: BUCKETS,
     pretrainShare: PRETRAIN_SHARE,
     followOptions: DEFAULT_FOLLOW_OPTIONS,
+    sync: { ...servingConfig().train.sync, rate: RATE },
     datasets: results,
   };
   writeFileSync(args.out!, `${JSON.stringify(report, null, 2)}\n`);

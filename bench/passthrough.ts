@@ -28,11 +28,15 @@ import os from 'node:os';
 import { dirname } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import type { Kafka, KafkaMessage, Message, Transaction } from 'kafkajs';
+import type { Kafka, KafkaMessage, Message } from 'kafkajs';
 import { StreamrecError, UsageError } from '../src/errors/errors.ts';
 import { makeCodecs, Rejection } from '../src/ingest/codec.ts';
 import type { ClickEvent } from '../src/ingest/records.ts';
 import { createKafka } from '../src/kafka/client.ts';
+import { confluentAvailability } from '../src/kafka/confluent-client.ts';
+import { createKafkaClient } from '../src/kafka/create-client.ts';
+import type { ClientTransaction, KafkaClient, KafkaClientKind } from '../src/kafka/kafka-client.ts';
+import { KafkajsClient } from '../src/kafka/kafkajs-client.ts';
 import { readTopicToEnd } from '../src/kafka/read-to-end.ts';
 import { KAFKA_VERSION, removeDataDir, startLocalBroker } from '../scripts/kafka/local-broker.ts';
 import { kafkaStreamsUnavailable, runKafkaStreamsPassthrough } from './kstreams/kafka-streams-anchor.ts';
@@ -204,23 +208,47 @@ export interface KafkajsPassthroughOptions {
   timeoutMs?: number;
 }
 
+/** The client library of a bare passthrough row, as the rows and the report name it. */
+const CLIENT_NAMES: Record<KafkaClientKind, string> = { kafkajs: 'kafkajs', confluent: '@confluentinc/kafka-javascript' };
+
+/** A seam client of `kind` with serving's settings for `brokers`. */
+export function benchClient(brokers: string, kind: KafkaClientKind, clientId = 'kbench'): KafkaClient {
+  return createKafkaClient({ kafka: { brokers: brokers.split(','), clientId, security: { protocol: 'plaintext' } } }, '', kind);
+}
+
+/** The kafkajs passthrough (the seam's kafkajs client over `kafka`); see runClientPassthrough. */
+export function runKafkajsPassthrough(kafka: Kafka, o: KafkajsPassthroughOptions): Promise<PassthroughTiming> {
+  return runClientPassthrough(new KafkajsClient(kafka), o);
+}
+
 /**
- * Bare kafkajs consume→produce: each partition's fetched batch is cut into chunks; a chunk is
+ * Bare consume→produce through the client seam (src/kafka/kafka-client.ts), so each client runs
+ * the same loop serving runs: each partition's fetched batch is cut into chunks; a chunk is
  * written and its offsets committed before the next (one transaction in flight), as serving does.
  * With commitIntervalMs the transaction spans chunks and partitions and commits on the interval
  * (checked after each chunk, and at the last record), which is what the issue's commit-interval
  * serving would do.
  */
-export async function runKafkajsPassthrough(kafka: Kafka, o: KafkajsPassthroughOptions): Promise<PassthroughTiming> {
+export async function runClientPassthrough(client: KafkaClient, o: KafkajsPassthroughOptions): Promise<PassthroughTiming> {
   const exactlyOnce = o.guarantee === 'exactly-once';
   if (o.commitIntervalMs !== undefined && !exactlyOnce) throw new UsageError('commitIntervalMs applies to the exactly-once passthrough only');
   const interval = o.commitIntervalMs ?? 0;
-  let tx: Transaction | null = null;
+  let tx: ClientTransaction | null = null;
   let txOpenedAt = 0;
   // Next offset per partition of what the open transaction holds.
   const pending = new Map<number, string>();
-  const producer = kafka.producer({ ...SERVING_PRODUCER, ...(exactlyOnce ? { transactionalId: `${o.groupId}-tx`, transactionTimeout: 15_000 } : {}) });
-  const consumer = kafka.consumer({ groupId: o.groupId, readUncommitted: false, maxWaitTimeInMs: o.maxWaitMs ?? 10, maxBytesPerPartition: 4 * 1024 * 1024 });
+  const producer = client.producer({ ...SERVING_PRODUCER, ...(exactlyOnce ? { transactionalId: `${o.groupId}-tx`, transactionTimeoutMs: 15_000 } : {}) });
+  let crashed: (e: Error) => void = () => undefined;
+  const consumer = client.consumer({
+    groupId: o.groupId,
+    readUncommitted: false,
+    fromBeginning: true,
+    maxWaitTimeInMs: o.maxWaitMs ?? 10,
+    maxBytesPerPartition: 4 * 1024 * 1024,
+    // librdkafka's client-side batches (32 records by default) would cut every chunk short.
+    maxBatchRecords: Math.max(1024, o.chunk),
+    onCrash: (e) => crashed(e),
+  });
   let done = 0;
   let commits = 0;
   let firstAt = 0;
@@ -231,14 +259,13 @@ export async function runKafkajsPassthrough(kafka: Kafka, o: KafkajsPassthroughO
     () => settle(new StreamrecError('internal', `${o.groupId}: ${done} of ${o.input.events} records passed within ${o.timeoutMs ?? 300_000} ms`)),
     o.timeoutMs ?? 300_000,
   );
-  consumer.on(consumer.events.CRASH, (e) => settle(e.payload.error));
+  crashed = (e) => settle(e);
   await producer.connect();
   await consumer.connect();
   try {
-    await consumer.subscribe({ topics: [o.input.topic], fromBeginning: true });
+    await consumer.subscribe([o.input.topic]);
     await consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
+      autoResolve: false,
       eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
         if (firstAt === 0) firstAt = performance.now();
         for (let from = 0; from < batch.messages.length; from += o.chunk) {
@@ -254,11 +281,11 @@ export async function runKafkajsPassthrough(kafka: Kafka, o: KafkajsPassthroughO
               txOpenedAt = performance.now();
             }
             try {
-              await tx.send({ topic: o.output, messages, acks: -1 });
+              await tx.sendBatch([{ topic: o.output, messages }]);
               pending.set(batch.partition, next);
               if (performance.now() - txOpenedAt >= interval || done >= o.input.events) {
                 const partitions = [...pending].map(([partition, offset]) => ({ partition, offset }));
-                await tx.sendOffsets({ consumerGroupId: o.groupId, topics: [{ topic: batch.topic, partitions }] });
+                await tx.sendOffsets(consumer, [{ topic: batch.topic, partitions }]);
                 await tx.commit();
                 tx = null;
                 pending.clear();
@@ -270,7 +297,7 @@ export async function runKafkajsPassthrough(kafka: Kafka, o: KafkajsPassthroughO
               throw e;
             }
           } else {
-            await producer.send({ topic: o.output, messages, acks: -1 });
+            await producer.sendBatch([{ topic: o.output, messages }]);
             await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next }]);
             commits++;
           }
@@ -288,7 +315,7 @@ export async function runKafkajsPassthrough(kafka: Kafka, o: KafkajsPassthroughO
     clearTimeout(timer);
     await consumer.disconnect();
     // Only a failed run leaves a transaction open; abort it rather than let it block readers until it times out.
-    await (tx as Transaction | null)?.abort().catch(() => undefined);
+    await (tx as ClientTransaction | null)?.abort().catch(() => undefined);
     await producer.disconnect();
   }
   const seconds = (lastAt - firstAt) / 1000;
@@ -316,24 +343,33 @@ export function kafkaStreamsRow(commitIntervalMs: number, log: Log = stderrLog):
   };
 }
 
-export function kafkajsRow(guarantee: Guarantee, chunk: number): RowSpec {
+export function kafkajsRow(guarantee: Guarantee, chunk: number, kind: KafkaClientKind = 'kafkajs'): RowSpec {
   return {
-    id: `kafkajs-${guarantee === 'exactly-once' ? 'eos' : 'alo'}-${chunk}`,
-    system: 'bare kafkajs consume→produce',
+    id: `${kind}-${guarantee === 'exactly-once' ? 'eos' : 'alo'}-${chunk}`,
+    system: `bare ${CLIENT_NAMES[kind]} consume→produce`,
     guarantee,
     cadence: `${guarantee === 'exactly-once' ? 'one transaction' : 'produce + commit'} per ${chunk.toLocaleString('en-US')} records`,
-    run: (kafka, _brokers, input, output, runTag) => runKafkajsPassthrough(kafka, { input, output, groupId: runTag, guarantee, chunk }),
+    run: (kafka, brokers, input, output, runTag) =>
+      runClientPassthrough(kind === 'kafkajs' ? new KafkajsClient(kafka) : benchClient(brokers, kind), { input, output, groupId: runTag, guarantee, chunk }),
   };
 }
 
 /** Exactly-once with one transaction spanning chunks, committed every `commitIntervalMs`. */
-export function kafkajsIntervalRow(commitIntervalMs: number, chunk: number): RowSpec {
+export function kafkajsIntervalRow(commitIntervalMs: number, chunk: number, kind: KafkaClientKind = 'kafkajs'): RowSpec {
   return {
-    id: `kafkajs-eos-interval-${commitIntervalMs}ms`,
-    system: 'bare kafkajs consume→produce',
+    id: `${kind}-eos-interval-${commitIntervalMs}ms`,
+    system: `bare ${CLIENT_NAMES[kind]} consume→produce`,
     guarantee: 'exactly-once',
     cadence: `one transaction per ${commitIntervalMs} ms (sends of ${chunk.toLocaleString('en-US')})`,
-    run: (kafka, _brokers, input, output, runTag) => runKafkajsPassthrough(kafka, { input, output, groupId: runTag, guarantee: 'exactly-once', chunk, commitIntervalMs }),
+    run: (kafka, brokers, input, output, runTag) =>
+      runClientPassthrough(kind === 'kafkajs' ? new KafkajsClient(kafka) : benchClient(brokers, kind), {
+        input,
+        output,
+        groupId: runTag,
+        guarantee: 'exactly-once',
+        chunk,
+        commitIntervalMs,
+      }),
   };
 }
 
@@ -459,6 +495,11 @@ function kafkajsVersion(): string {
   return pkg.version;
 }
 
+function confluentVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../node_modules/@confluentinc/kafka-javascript/package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
 function positiveInts(name: string, text: string): number[] {
   const xs = text.split(',').map(Number);
   if (xs.some((x) => !Number.isInteger(x) || x < 1)) throw new UsageError(`--${name} takes positive integers, got ${text}`);
@@ -474,7 +515,7 @@ async function main(): Promise<void> {
       repeats: { type: 'string', default: '3' },
       chunks: { type: 'string', default: '1024,256' },
       'commit-interval-ms': { type: 'string', default: '100' },
-      rows: { type: 'string', default: 'kstreams,kafkajs-eos,kafkajs-eos-interval,kafkajs-alo' },
+      rows: { type: 'string', default: 'kstreams,kafkajs-eos,kafkajs-eos-interval,kafkajs-alo,confluent-eos,confluent-eos-interval,confluent-alo' },
       'warmup-events': { type: 'string', default: '100000' },
       out: { type: 'string', default: 'results/passthrough.json' },
     },
@@ -485,7 +526,7 @@ async function main(): Promise<void> {
   const [commitIntervalMs] = positiveInts('commit-interval-ms', a['commit-interval-ms']!);
   const warmupEvents = a['warmup-events'] === '0' ? 0 : positiveInts('warmup-events', a['warmup-events']!)[0];
   const wanted = new Set(a.rows!.split(','));
-  const known = ['kstreams', 'kafkajs-eos', 'kafkajs-eos-interval', 'kafkajs-alo'];
+  const known = ['kstreams', 'kafkajs-eos', 'kafkajs-eos-interval', 'kafkajs-alo', 'confluent-eos', 'confluent-eos-interval', 'confluent-alo'];
   for (const w of wanted) if (!known.includes(w)) throw new UsageError(`--rows: unknown row ${w} (${known.join(', ')})`);
 
   const log = stderrLog;
@@ -502,6 +543,19 @@ async function main(): Promise<void> {
   if (wanted.has('kafkajs-eos')) rows.push(...chunks.map((c) => kafkajsRow('exactly-once', c)));
   if (wanted.has('kafkajs-eos-interval')) rows.push(kafkajsIntervalRow(commitIntervalMs, Math.max(...chunks)));
   if (wanted.has('kafkajs-alo')) rows.push(...chunks.map((c) => kafkajsRow('at-least-once', c)));
+  if (['confluent-eos', 'confluent-eos-interval', 'confluent-alo'].some((r) => wanted.has(r))) {
+    const confluent = confluentAvailability();
+    if (!confluent.available) {
+      const why = `confluent rows skipped: ${confluent.reason}`;
+      skipped.push(why);
+      log(why);
+    } else {
+      clients[CLIENT_NAMES.confluent] = `${confluentVersion()} (librdkafka ${confluent.librdkafka})`;
+      if (wanted.has('confluent-eos')) rows.push(...chunks.map((c) => kafkajsRow('exactly-once', c, 'confluent')));
+      if (wanted.has('confluent-eos-interval')) rows.push(kafkajsIntervalRow(commitIntervalMs, Math.max(...chunks), 'confluent'));
+      if (wanted.has('confluent-alo')) rows.push(...chunks.map((c) => kafkajsRow('at-least-once', c, 'confluent')));
+    }
+  }
 
   const loadAvgBefore = os.loadavg();
   let broker = null;

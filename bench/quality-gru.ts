@@ -67,4 +67,11 @@ function gruModel(key: string, preset: string, name: string): GruModel {
   };
 }
 
-export const GRU_MODELS: GruModel[] = [gruModel('gru-xe', 'rsc15-xe-fast', 'GRU4Rec XE'), gruModel('gru-bprmax', 'rsc15-bprmax-fast', 'GRU4Rec BPR-max')];
+export const GRU_MODELS: GruModel[] = [
+  gruModel('gru-xe', 'rsc15-xe-fast', 'GRU4Rec XE'),
+  gruModel('gru-bprmax', 'rsc15-bprmax-fast', 'GRU4Rec BPR-max'),
+  // Not in the default --models list: the mixture heads (rsc15-xe-fast but the head) and the adaptive hinge (dot head).
+  gruModel('gru-mot', 'rsc15-mot-fast', 'GRU XE MoT K=4'),
+  gruModel('gru-moc', 'rsc15-moc-fast', 'GRU XE MoC K=4'),
+  gruModel('gru-hinge', 'rsc15-hinge-fast', 'GRU adaptive hinge'),
+];

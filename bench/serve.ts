@@ -1,167 +1,240 @@
 /**
- * npm run bench:serve — the serving topology end to end on a real Kafka broker: GRU4Rec
- * (synthetic weights, H=100, constrained embedding) for catalogues of 3k / 30k / 300k items,
- * swept over micro-batch size / wait. Per configuration:
- *   throughput: a backlog of clicks is served as fast as possible (events/s, from the first
- *               committed batch to the last);
- *   latency:    clicks produced at a steady rate below that throughput; p50/p99 of
- *               recommendation produced-at minus click append time.
- * Beside each catalogue, the raw GEMM-bound limit measured in the same run: the scoring product
- * alone ([B,H]·[H,N] on onnxruntime) at the same batch size, as events/s.
+ * npm run bench:serve — the serving topology end to end on a real Kafka broker, and everything it
+ * is read against, from ONE run: GRU4Rec (synthetic weights, H=100, constrained embedding,
+ * top-20) at catalogues of 3k / 30k / 300k items, at the topology's batch settings
+ * (topologies/default.yaml). Per catalogue:
+ *   - the GEMM-bound limit (the bare scoring product at the serving batch size, all cores) and the
+ *     engine step alone (the engine serving creates), alternated;
+ *   - serving, max throughput: a backlog served as fast as possible, events/s from the first
+ *     committed batch to the commit of the last click; per client and delivery mode, exactly-once
+ *     at commit intervals 0 (every micro-batch) and the topology's (serving.commit.intervalMs),
+ *     at-least-once at interval 0 (the cadence of the bare at-least-once passthrough);
+ *   - serving latency at half of each mode's max throughput: p50/p95/p99/p99.9 (HDR histograms) of
+ *     click appended → recommendation produced, and → read by a read_committed consumer.
+ * Once per run (they do not depend on the catalogue): the bare passthrough of each client at
+ * serving's cadence (bench/passthrough.ts: one transaction per batch.maxSize records, one per
+ * commit interval, at-least-once produce + commit per batch.maxSize records), every run checked
+ * downstream, and the Kafka Streams EOS-v2 passthrough as the anchor (skipped with a message where
+ * Java is missing). Rows of one kind run round-robin, `--repeats` times, after one untimed warm-up
+ * round; medians with min–max. Then the ratios the issue's targets name.
  *
- *   node --import tsx bench/serve.ts [--quick] [--out results/serve.json]
+ *   node --import tsx bench/serve.ts [--quick] [--catalogues 3000,30000,300000] [--repeats 3]
+ *        [--events 100000] [--clients kafkajs,confluent] [--latency-seconds 6] [--out results/serve.json]
+ *
+ * --events is the row length at 3k items; larger catalogues get events·√(3000/N) (serving them is
+ * engine-bound and slower), so the default run fits ~25 minutes on 2 cores. --quick: 3k and 30k,
+ * one repeat, 10k events, no warm-up round: a smoke run.
  */
-import { writeFileSync, mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
-import os from 'node:os';
-import { startLocalBroker } from '../scripts/kafka/local-broker.ts';
-import { ServingApp } from '../src/serving/serving-app.ts';
-import { buildGru4RecRecommender } from '../src/serving/create-recommender.ts';
+import { UsageError } from '../src/errors/errors.ts';
+import { loadConfig } from '../src/config/config.ts';
+import { confluentAvailability } from '../src/kafka/confluent-client.ts';
+import type { KafkaClientKind } from '../src/kafka/kafka-client.ts';
+import { KAFKA_VERSION, removeDataDir, startLocalBroker } from '../scripts/kafka/local-broker.ts';
 import { syntheticWeights } from '../test/support/synthetic-weights.ts';
-import { measureGemmBound } from '../test/support/gemm-bound.ts';
-import type { Gru4RecWeights } from '../src/model/weights.ts';
-import { clickMessages, freshBenchConfig, sendAtRate } from './serving-load.ts';
+import { kafkaStreamsUnavailable } from './kstreams/kafka-streams-anchor.ts';
+import { benchKafka, deleteTopic, kafkaStreamsRow, kafkajsIntervalRow, kafkajsRow, median, preloadClicks, type RowResult, type RowSpec, runRows } from './passthrough.ts';
+import { type Catalogue, engineVsBound, type LatencyRun, modeId, type ServingMode, servingLatency, servingThroughput, type ThroughputRun } from './serve-runs.ts';
+import { type CatalogueReport, markdownReport, printCatalogue, type ServeReport, spread } from './serve-report.ts';
 
 const { values: args } = parseArgs({
-  options: { quick: { type: 'boolean', default: false }, out: { type: 'string', default: 'results/serve.json' }, catalogues: { type: 'string' } },
+  options: {
+    quick: { type: 'boolean', default: false },
+    catalogues: { type: 'string' },
+    repeats: { type: 'string' },
+    events: { type: 'string' },
+    clients: { type: 'string' },
+    'latency-seconds': { type: 'string' },
+    out: { type: 'string', default: 'results/serve.json' },
+  },
 });
+const quick = args.quick!;
 const H = 100;
-const catalogues = (args.catalogues ?? (args.quick ? '3000,30000' : '3000,30000,300000')).split(',').map(Number);
-const sweep: Array<{ maxSize: number; maxWaitMs: number }> = args.quick
-  ? [
-      { maxSize: 64, maxWaitMs: 5 },
-      { maxSize: 256, maxWaitMs: 10 },
-    ]
-  : [
-      { maxSize: 16, maxWaitMs: 2 },
-      { maxSize: 64, maxWaitMs: 5 },
-      { maxSize: 256, maxWaitMs: 10 },
-      { maxSize: 512, maxWaitMs: 20 },
-    ];
 const log = (s: string) => process.stderr.write(s + '\n');
+const ints = (name: string, text: string): number[] => {
+  const xs = text.split(',').map(Number);
+  if (xs.some((x) => !Number.isInteger(x) || x < 1)) throw new UsageError(`--${name} takes positive integers, got ${text}`);
+  return xs;
+};
+const catalogues = ints('catalogues', args.catalogues ?? (quick ? '3000,30000' : '3000,30000,300000'));
+const [repeats] = ints('repeats', args.repeats ?? (quick ? '1' : '3'));
+const [baseEvents] = ints('events', args.events ?? (quick ? '10000' : '100000'));
+const [latencySeconds] = ints('latency-seconds', args['latency-seconds'] ?? (quick ? '3' : '6'));
+const eventsFor = (nItems: number) => Math.round(baseEvents * Math.min(1, Math.sqrt(3000 / nItems)));
 
-interface Row {
-  nItems: number;
-  delivery: string;
-  maxSize: number;
-  maxWaitMs: number;
-  events: number;
-  eventsPerSec: number;
-  meanBatch: number;
-  rateForLatency: number;
-  latencyP50Ms: number;
-  latencyP99Ms: number;
-  gemmBoundEventsPerSec: number;
+const topology = loadConfig();
+const { maxSize, maxWaitMs } = topology.serving.batch;
+const commitIntervalMs = topology.serving.commit.intervalMs;
+const topK = topology.serving.topK;
+const threads = os.availableParallelism();
+const loadAvg = () => os.loadavg()[0];
+
+/** Clients whose passthrough runs (every one that loads here) and those serving runs with (default: the topology's). */
+function clients(): { passthrough: KafkaClientKind[]; serving: KafkaClientKind[]; skipped: string[]; versions: Record<string, string> } {
+  const skipped: string[] = [];
+  const versions: Record<string, string> = {};
+  const available: KafkaClientKind[] = ['kafkajs'];
+  const c = confluentAvailability();
+  if (c.available) {
+    available.push('confluent');
+    versions.librdkafka = c.librdkafka;
+  } else skipped.push(`confluent client skipped: ${c.reason}`);
+  const wanted = (args.clients?.split(',') ?? [topology.kafka.client]) as KafkaClientKind[];
+  for (const w of wanted) if (w !== 'kafkajs' && w !== 'confluent') throw new UsageError(`--clients: unknown client ${w} (kafkajs, confluent)`);
+  const serving = wanted.filter((w) => available.includes(w));
+  for (const w of wanted) if (!available.includes(w)) skipped.push(`serving with ${w} skipped: not available here`);
+  return { passthrough: args.clients ? serving : available, serving, skipped, versions };
 }
 
-async function waitServed(app: ServingApp, n: number, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (app.stats.eventsIn < n) {
-    if (Date.now() > deadline) throw new Error(`served ${app.stats.eventsIn} of ${n} within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 20));
+/** The serving modes of one client: EOS at interval 0 and the topology's, ALO at 0 (the bare ALO passthrough's cadence). */
+function modesOf(client: KafkaClientKind): ServingMode[] {
+  const eos = [...new Set([0, commitIntervalMs])].map((i): ServingMode => ({ client, delivery: 'exactly-once', commitIntervalMs: i }));
+  return [...eos, { client, delivery: 'at-least-once', commitIntervalMs: 0 }];
+}
+
+/** The passthrough row at the same cadence and mode as a serving mode (ids as bench/passthrough.ts makes them). */
+function passthroughRowFor(m: ServingMode): string {
+  if (m.delivery === 'at-least-once') return kafkajsRow('at-least-once', maxSize, m.client).id;
+  return m.commitIntervalMs === 0 ? kafkajsRow('exactly-once', maxSize, m.client).id : kafkajsIntervalRow(m.commitIntervalMs ?? commitIntervalMs, maxSize, m.client).id;
+}
+
+async function passthroughAnchors(brokers: string, passClients: KafkaClientKind[], skipped: string[]): Promise<RowResult[]> {
+  const rows: RowSpec[] = [];
+  const why = kafkaStreamsUnavailable();
+  if (why) {
+    skipped.push(why);
+    log(why);
+  } else rows.push(kafkaStreamsRow(100, log));
+  for (const c of passClients) {
+    rows.push(kafkajsRow('exactly-once', maxSize, c));
+    if (commitIntervalMs > 0) rows.push(kafkajsIntervalRow(commitIntervalMs, maxSize, c));
+    rows.push(kafkajsRow('at-least-once', maxSize, c));
   }
-}
-
-async function runConfig(
-  brokers: string,
-  weights: Gru4RecWeights,
-  itemIds: string[],
-  nItems: number,
-  s: { maxSize: number; maxWaitMs: number },
-  delivery: 'exactly-once' | 'at-least-once',
-  bound: number,
-): Promise<Row> {
-  // Sized so every configuration runs a few seconds on 2 cores.
-  const events = Math.round(Math.min(20_000, Math.max(3_000, 3_000_000 / Math.sqrt(nItems) / 3)) * (args.quick ? 0.5 : 1));
-  // Throughput: backlog first, then serve.
-  const cfgT = await freshBenchConfig(brokers, `t${nItems}-${s.maxSize}`, { delivery, batch: { maxSize: s.maxSize, maxWaitMs: s.maxWaitMs } });
-  await sendAtRate(cfgT, clickMessages(cfgT, nItems, events, 1), 0);
-  const appT = new ServingApp({
-    config: cfgT,
-    recommender: await buildGru4RecRecommender(cfgT, weights, itemIds, 'bench', () => undefined),
-    instanceId: 'bench',
-    log: () => undefined,
-  });
-  await appT.start();
-  await waitServed(appT, 1, 60_000);
-  const t0 = performance.now();
-  const first = appT.stats.eventsIn;
-  await waitServed(appT, events, 600_000);
-  const eventsPerSec = ((events - first) * 1000) / (performance.now() - t0);
-  const meanBatch = appT.stats.eventsIn / appT.stats.batches;
-  await appT.stop();
-  // Latency: steady rate at half the measured throughput.
-  const rate = Math.max(50, Math.round(eventsPerSec * 0.5));
-  const latEvents = Math.min(events, Math.round(rate * 6));
-  const cfgL = await freshBenchConfig(brokers, `l${nItems}-${s.maxSize}`, { delivery, batch: { maxSize: s.maxSize, maxWaitMs: s.maxWaitMs } });
-  const appL = new ServingApp({
-    config: cfgL,
-    recommender: await buildGru4RecRecommender(cfgL, weights, itemIds, 'bench', () => undefined),
-    instanceId: 'bench',
-    log: () => undefined,
-  });
-  await appL.start();
-  // Warm-up (group join, first fetches) is excluded from the latency figures.
-  await sendAtRate(cfgL, clickMessages(cfgL, nItems, 50, 3), 0);
-  await waitServed(appL, 50, 60_000);
-  appL.stats.latency.reset();
-  await sendAtRate(cfgL, clickMessages(cfgL, nItems, latEvents, 2), rate);
-  await waitServed(appL, 50 + latEvents, 300_000);
-  const row: Row = {
-    nItems,
-    delivery,
-    maxSize: s.maxSize,
-    maxWaitMs: s.maxWaitMs,
-    events,
-    eventsPerSec,
-    meanBatch,
-    rateForLatency: rate,
-    latencyP50Ms: appL.stats.latency.quantile(0.5),
-    latencyP99Ms: appL.stats.latency.quantile(0.99),
-    gemmBoundEventsPerSec: bound,
-  };
-  await appL.stop();
-  return row;
-}
-
-function print(r: Row): void {
+  const kafka = benchKafka(brokers);
+  const tag = `sbench-${Date.now().toString(36)}`;
+  const events = baseEvents;
   log(
-    `${String(r.nItems).padStart(7)}  ${r.delivery.padEnd(13)} ${String(r.maxSize).padStart(4)}/${String(r.maxWaitMs).padEnd(3)} ${r.eventsPerSec.toFixed(0).padStart(8)} ev/s  mean batch ${r.meanBatch.toFixed(1).padStart(6)}  ` +
-      `@${String(r.rateForLatency).padStart(6)} ev/s: p50 ${r.latencyP50Ms.toFixed(1).padStart(7)} ms  p99 ${r.latencyP99Ms.toFixed(1).padStart(7)} ms   GEMM bound ${r.gemmBoundEventsPerSec.toFixed(0).padStart(8)} ev/s`,
+    `passthrough anchors: ${rows.length} rows × ${repeats} runs of ${events.toLocaleString('en-US')} clicks (cadence of serving: ${maxSize} records, commit interval ${commitIntervalMs} ms)`,
   );
+  if (!quick) {
+    log('  warm-up round (not counted):');
+    const warm = await preloadClicks(kafka, `${tag}-warmup-clicks`, Math.min(events, 20_000), 3);
+    await runRows(kafka, brokers, warm, rows, 1, `${tag}-warmup`, log);
+    await deleteTopic(kafka, warm.topic);
+  }
+  const input = await preloadClicks(kafka, `${tag}-clicks`, events, 3);
+  const results = await runRows(kafka, brokers, input, rows, repeats, tag, log);
+  await deleteTopic(kafka, input.topic);
+  return results;
+}
+
+async function catalogueRows(brokers: string, nItems: number, servingClients: KafkaClientKind[], passthrough: RowResult[]): Promise<CatalogueReport> {
+  const cat: Catalogue = {
+    nItems,
+    weights: syntheticWeights({ nItems, embeddingDim: H, hiddenSizes: [H], constrainedEmbedding: true, useBias: true }, 11),
+    itemIds: Array.from({ length: nItems }, (_, i) => `i${i}`),
+  };
+  const events = eventsFor(nItems);
+  log(`\n${nItems.toLocaleString('en-US')} items: engine alone vs the GEMM-bound limit (batch ${maxSize}, ${threads} threads), ${repeats} × alternated`);
+  const ev = await engineVsBound(cat, topK, maxSize, threads, repeats, quick ? 300 : 1000);
+  const modes = servingClients.flatMap(modesOf);
+  if (!quick) {
+    log('  serving warm-up (not counted)');
+    await servingThroughput(brokers, cat, modes[0], Math.min(events, 5_000), `w${nItems}`, loadAvg);
+  }
+  log(`  serving a backlog of ${events.toLocaleString('en-US')} clicks: ${modes.length} modes × ${repeats} runs, round-robin`);
+  const runs = new Map<string, ThroughputRun[]>(modes.map((m) => [modeId(m), []]));
+  for (let r = 1; r <= repeats; r++) {
+    for (const m of modes) {
+      const run = await servingThroughput(brokers, cat, m, events, `t${nItems}-${modeId(m)}-r${r}`, loadAvg);
+      runs.get(modeId(m))!.push(run);
+      log(
+        `    ${modeId(m).padEnd(34)} run ${r}/${repeats}: ${Math.round(run.eventsPerSec).toLocaleString('en-US').padStart(8)} ev/s (${run.seconds.toFixed(2)} s, mean batch ${run.meanBatch.toFixed(0)}, load ${run.loadAvg1m.toFixed(2)})`,
+      );
+    }
+  }
+  const latency = new Map<string, LatencyRun>();
+  for (const m of modes) {
+    const rate = Math.max(50, Math.round(0.5 * median(runs.get(modeId(m))!.map((x) => x.eventsPerSec))));
+    const l = await servingLatency(brokers, cat, m, rate, latencySeconds, `l${nItems}-${modeId(m)}`);
+    latency.set(modeId(m), l);
+    log(`    ${modeId(m).padEnd(34)} latency at ${rate} ev/s: visible p50 ${l.visible.p50.toFixed(1)} p99 ${l.visible.p99.toFixed(1)} p99.9 ${l.visible.p999.toFixed(1)} ms`);
+  }
+  const bound = spread(ev.boundEventsPerSec);
+  const engine = spread(ev.engineEventsPerSec);
+  const kstreams = passthrough.find((p) => p.id.startsWith('kstreams'));
+  const serving = modes.map((m) => {
+    const s = spread(runs.get(modeId(m))!.map((x) => x.eventsPerSec));
+    const pass = passthrough.find((p) => p.id === passthroughRowFor(m));
+    return {
+      id: modeId(m),
+      mode: m,
+      events,
+      throughput: s,
+      runs: runs.get(modeId(m))!,
+      meanBatch: median(runs.get(modeId(m))!.map((x) => x.meanBatch)),
+      latency: latency.get(modeId(m))!,
+      passthroughRow: pass?.id ?? null,
+      vsPassthrough: pass ? s.median / pass.medianEventsPerSec : null,
+      vsKafkaStreams: kstreams && m.delivery === 'exactly-once' ? s.median / kstreams.medianEventsPerSec : null,
+      vsGemmBound: s.median / bound.median,
+    };
+  });
+  return { nItems, events, batch: maxSize, gemmBound: bound, engineOnly: engine, engineVsGemmBound: engine.median / bound.median, serving };
 }
 
 async function main(): Promise<void> {
+  const { passthrough: passClients, serving: servingClients, skipped, versions } = clients();
+  for (const s of skipped) log(s);
+  const loadAvgBefore = os.loadavg();
+  const started = Date.now();
   let broker = null;
   let brokers = process.env.KAFKA_BROKERS;
   if (!brokers) {
     broker = await startLocalBroker({ log });
     brokers = broker.brokers;
   }
-  const rows: Row[] = [];
-  log(`bench:serve on ${os.cpus().length} cores, broker ${brokers}; H=${H}, 3 partitions, top-20`);
-  log('  items  delivery      size/wait   throughput     mean batch          latency at half throughput            raw scoring GEMM');
+  log(
+    `bench:serve: ${threads} cores (${os.cpus()[0]?.model}), broker ${brokers}; H=${H}, top-${topK}, batch ${maxSize} / ${maxWaitMs} ms, commit interval ${commitIntervalMs} ms, 3 partitions; load ${loadAvgBefore.map((x) => x.toFixed(2)).join(' ')}`,
+  );
+  const reports: CatalogueReport[] = [];
+  let passthrough: RowResult[] = [];
   try {
+    passthrough = await passthroughAnchors(brokers, passClients, skipped);
     for (const nItems of catalogues) {
-      const weights = syntheticWeights({ nItems, embeddingDim: H, hiddenSizes: [H], constrainedEmbedding: true, useBias: true }, 11);
-      const itemIds = Array.from({ length: nItems }, (_, i) => `i${i}`);
-      for (const s of sweep) {
-        const bound = await measureGemmBound({ nItems, hidden: H, batch: s.maxSize, threads: os.cpus().length });
-        const deliveries = s === sweep[sweep.length - 2] ? (['exactly-once', 'at-least-once'] as const) : (['exactly-once'] as const);
-        for (const d of deliveries) {
-          const r = await runConfig(brokers, weights, itemIds, nItems, s, d, bound.eventsPerSec);
-          rows.push(r);
-          print(r);
-        }
-      }
+      const r = await catalogueRows(brokers, nItems, servingClients, passthrough);
+      reports.push(r);
+      printCatalogue(r, passthrough, log);
     }
   } finally {
-    if (broker) await broker.stop();
+    if (broker) {
+      await broker.stop();
+      removeDataDir(broker.dataDir);
+    }
   }
+  const report: ServeReport = {
+    bench: 'serve',
+    date: new Date(started).toISOString(),
+    minutes: (Date.now() - started) / 60_000,
+    quick,
+    cpu: { model: os.cpus()[0]?.model ?? 'unknown', cores: threads },
+    loadAvgBefore,
+    loadAvgAfter: os.loadavg(),
+    node: process.version,
+    broker: `Apache Kafka ${KAFKA_VERSION} (KRaft, single node${broker ? ', started by the bench' : `, ${brokers}`})`,
+    clients: { ...versions },
+    config: { hidden: H, topK, partitions: 3, batch: { maxSize, maxWaitMs }, commitIntervalMs, repeats, baseEvents, latencySeconds },
+    skipped,
+    passthrough,
+    catalogues: reports,
+  };
   mkdirSync(dirname(args.out!), { recursive: true });
-  writeFileSync(args.out!, JSON.stringify({ bench: 'serve', date: new Date().toISOString(), cpus: os.cpus().length, hidden: H, partitions: 3, topK: 20, rows }, null, 2));
-  log(`wrote ${args.out}`);
+  writeFileSync(args.out!, JSON.stringify(report, null, 2) + '\n');
+  log(`wrote ${args.out} (${report.minutes.toFixed(1)} min)`);
+  process.stdout.write(markdownReport(report) + '\n');
 }
 
 await main();

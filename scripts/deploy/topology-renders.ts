@@ -7,10 +7,11 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import type { Admin, ITopicConfig } from 'kafkajs';
+import type { ITopicConfig } from 'kafkajs';
 import { Document, parse as parseYaml, Scalar } from 'yaml';
 import { loadConfig, type StreamrecConfig } from '../../src/config/config.ts';
 import { ensureTopics } from '../../src/kafka/client.ts';
+import type { ClientAdmin } from '../../src/kafka/kafka-client.ts';
 
 export const REPO_ROOT = new URL('../../', import.meta.url).pathname;
 
@@ -85,17 +86,18 @@ export function renderConfigMap(t: Topology): RenderedFile {
 export async function topicsServingCreates(config: StreamrecConfig): Promise<ITopicConfig[]> {
   const created: ITopicConfig[] = [];
   const partitionsOf = (name: string) => created.find((t) => t.topic === name)?.numPartitions ?? 0;
-  const recorder = {
+  const recorder: Pick<ClientAdmin, 'listTopics' | 'createTopics' | 'fetchTopicMetadata'> = {
     listTopics: async () => [],
-    createTopics: async ({ topics }: { topics: ITopicConfig[] }) => {
+    createTopics: async (topics) => {
       created.push(...topics);
-      return true;
     },
-    fetchTopicMetadata: async ({ topics }: { topics: string[] }) => ({
-      topics: topics.map((name) => ({ name, partitions: Array.from({ length: partitionsOf(name) }, (_, partitionId) => ({ partitionId })) })),
-    }),
+    fetchTopicMetadata: async (topics) =>
+      topics.map((name) => ({
+        name,
+        partitions: Array.from({ length: partitionsOf(name) }, (_, partitionId) => ({ partitionId, leader: 0, replicas: [], isr: [], partitionErrorCode: 0 })),
+      })),
   };
-  await ensureTopics(recorder as unknown as Admin, config);
+  await ensureTopics(recorder as ClientAdmin, config);
   return created;
 }
 

@@ -5,6 +5,12 @@
  * at a time. A session lives in one partition and a partition has at most one chunk queued or
  * in flight, so per-session order holds across batches.
  *
+ * The batch follows the backlog without a timer: at low load a batch leaves as soon as the
+ * processor is free (whatever has arrived, however small), at high load the queue has filled
+ * while the previous batch ran and the batch is full. When the queue runs dry, `whenDry` runs
+ * (still inside the loop, so nothing is processed meanwhile): the serving loop commits its open
+ * span there, since no more input can join it for now.
+ *
  * Knows nothing of Kafka: the serving process gives it chunks and a processor.
  */
 
@@ -21,37 +27,39 @@ export class ChunkDroppedError extends Error {
   }
 }
 
-interface Queued<T> {
+interface Queued<T, R> {
   chunk: Chunk<T>;
-  resolve: () => void;
+  resolve: (result: R) => void;
   reject: (e: Error) => void;
 }
 
-export class MicroBatcher<T> {
-  private readonly queue: Queued<T>[] = [];
+export class MicroBatcher<T, R = void> {
+  private readonly queue: Queued<T, R>[] = [];
   /** Work that must run between two batches, never during one (a model swap); before queued chunks. */
   private readonly between: Array<() => Promise<void>> = [];
   private running: Promise<void> | null = null;
 
   constructor(
     private readonly maxSize: number,
-    /** Processes one merged batch; a rejection fails every chunk of that batch. */
-    private readonly process: (chunks: readonly Chunk<T>[]) => Promise<void>,
+    /** Processes one merged batch; its result resolves every chunk of it, a rejection fails them all. */
+    private readonly process: (chunks: readonly Chunk<T>[]) => Promise<R>,
+    /** Runs once each time the queue runs dry after work, before the loop ends; chunks submitted meanwhile wait for it. Must not reject. */
+    private readonly whenDry?: () => Promise<void>,
   ) {
     if (!Number.isInteger(maxSize) || maxSize < 1) throw new RangeError(`maxSize must be a positive integer, got ${maxSize}`);
   }
 
-  /** Resolves once the batch holding this chunk has been processed; rejects with its error. */
-  submit(chunk: Chunk<T>): Promise<void> {
-    return new Promise((resolve, reject) => {
+  /** Resolves with the result of the batch holding this chunk once it has been processed; rejects with its error. */
+  submit(chunk: Chunk<T>): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
       this.queue.push({ chunk, resolve, reject });
       if (!this.running) this.running = this.drain();
     });
   }
 
   /** Runs `task` between two batches: after the one in flight (if any), before the next. */
-  betweenBatches<R>(task: () => Promise<R>): Promise<R> {
-    return new Promise<R>((resolve, reject) => {
+  betweenBatches<U>(task: () => Promise<U>): Promise<U> {
+    return new Promise<U>((resolve, reject) => {
       this.between.push(() => task().then(resolve, reject));
       if (!this.running) this.running = this.drain();
     });
@@ -86,24 +94,33 @@ export class MicroBatcher<T> {
    */
   private async drain(): Promise<void> {
     try {
-      while (this.queue.length > 0 || this.between.length > 0) {
-        const task = this.between.shift();
-        if (task) {
-          await task();
-          continue;
+      for (;;) {
+        while (this.queue.length > 0 || this.between.length > 0) {
+          const task = this.between.shift();
+          if (task) {
+            await task();
+            continue;
+          }
+          const group = [this.queue.shift()!];
+          let size = group[0].chunk.records.length;
+          while (this.queue.length > 0 && size + this.queue[0].chunk.records.length <= this.maxSize) {
+            size += this.queue[0].chunk.records.length;
+            group.push(this.queue.shift()!);
+          }
+          try {
+            const result = await this.process(group.map((g) => g.chunk));
+            for (const g of group) g.resolve(result);
+          } catch (e) {
+            for (const g of group) g.reject(e as Error);
+          }
         }
-        const group = [this.queue.shift()!];
-        let size = group[0].chunk.records.length;
-        while (this.queue.length > 0 && size + this.queue[0].chunk.records.length <= this.maxSize) {
-          size += this.queue[0].chunk.records.length;
-          group.push(this.queue.shift()!);
-        }
-        try {
-          await this.process(group.map((g) => g.chunk));
-          for (const g of group) g.resolve();
-        } catch (e) {
-          for (const g of group) g.reject(e as Error);
-        }
+        if (!this.whenDry) break;
+        // Dry means nothing is coming right now, not a microtask gap: the callers whose chunks
+        // just resolved submit their next chunk in a continuation, which runs before this.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        if (this.queue.length > 0 || this.between.length > 0) continue;
+        await this.whenDry();
+        if (this.queue.length === 0 && this.between.length === 0) break;
       }
     } finally {
       this.running = null;

@@ -18,6 +18,7 @@ import { runServe } from './serve.ts';
 import { runTrain, runTrainFollow } from './train.ts';
 import { runEval } from './eval.ts';
 import { runModelCommand } from './model.ts';
+import { runSyncCommand } from './sync.ts';
 import { runMonitor } from './monitor.ts';
 import { runTune } from './tune.ts';
 
@@ -33,13 +34,14 @@ commands:
             --instance <id> (default 0; keep stable per process for exactly-once fencing)
   train     fit GRU4Rec on a dataset file and write a model directory
             --data <file.tsv|sequences.txt>  --out <dir>  [--preset rsc15-xe-fast|rsc15-bprmax-fast|rsc15-xe|rsc15-bprmax]
-            [--config <gru4rec.yaml>] [--epochs N]
+            [--config <gru4rec.yaml>] [--epochs N] [--cell gru|lstm|mlstm]
+            [--head dot|mixture-of-tastes|mixture-of-cosines] [--tastes K]
   train --follow  continuous training from the clicks topic: windows of train.windowEvents, a
             held-out gate window, publish + promote + announce when the gate passes; checkpoints
             [--from-model DIR] (else the registry's current version) [--checkpoint DIR]
   eval      offline evaluation (GRU4Rec protocol, or leave-one-out) of trained models and baselines
             --train <train.tsv> --test <test.tsv> | --data <sequences.txt>
-            [--model <dir>]... [--baselines pop,iknn,sknn] [--out result.json] [--png recall.png]
+            [--model <dir>]... [--baselines pop,iknn,sknn,i2v] [--out result.json] [--png recall.png]
   tune      hyperparameter search on a validation split (train_tr/train_valid, leave-one-out's
             validation item, or the last day of the training data), with a progress bar; prints every
             trial's params, Recall@20, MRR@20 and seconds, writes the best config as YAML
@@ -56,6 +58,9 @@ commands:
   model promote --version N
             verify version N, make it CURRENT and announce it on topics.modelUpdates (every
             serving process with model.kind registry swaps to it); rollback = promote an earlier N
+  sync      status | pause | resume | rollback  [--reason TEXT]
+            incremental sync's override (train.sync): pause/resume applying deltas, or send
+            serving back to the current snapshot and pause (recorded in rollbacks.jsonl)
   monitor   online Recall@k / MRR@k (k = 5, 10, 20) per model version of whatever writes the
             recommendations topic: joins each click with the list emitted for it (group groups.monitor,
             read_committed), exports the same series as serving, plus missing recommendations
@@ -75,6 +80,11 @@ async function main(argv: string[]): Promise<number> {
     await runModelCommand(rest);
     return EXIT_CODES.ok;
   }
+  if (cmd === 'sync') {
+    await runSyncCommand(rest);
+    return EXIT_CODES.ok;
+  }
+
   const { values } = parseArgs({
     args: rest,
     options: {
@@ -108,6 +118,9 @@ async function main(argv: string[]): Promise<number> {
       search: { type: 'string' },
       seed: { type: 'string' },
       from: { type: 'string' },
+      cell: { type: 'string' },
+      head: { type: 'string' },
+      tastes: { type: 'string' },
     },
     strict: true,
   });
@@ -145,7 +158,16 @@ async function main(argv: string[]): Promise<number> {
         return EXIT_CODES.ok;
       }
       if (!values.data || !values.out) throw new UsageError('train needs --data <file> and --out <dir>');
-      await runTrain({ data: values.data, out: values.out, preset: values.preset, config: values.config, epochs: num('epochs', values.epochs) });
+      await runTrain({
+        data: values.data,
+        out: values.out,
+        preset: values.preset,
+        config: values.config,
+        epochs: num('epochs', values.epochs),
+        cell: values.cell,
+        head: values.head,
+        tastes: num('tastes', values.tastes),
+      });
       return 0;
     case 'eval':
       await runEval({

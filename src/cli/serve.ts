@@ -2,7 +2,7 @@ import type { StreamrecConfig } from '../config/config.ts';
 import { ServingApp } from '../serving/serving-app.ts';
 import { createRecommender } from '../serving/create-recommender.ts';
 import { Gru4RecRecommender } from '../serving/gru4rec-recommender.ts';
-import { createKafka } from '../kafka/client.ts';
+import { createKafkaClient } from '../kafka/create-client.ts';
 import type { Server } from 'node:http';
 import { serveHttp, type RouteHandler } from '../metrics/http-server.ts';
 import { formatPercentiles } from '../metrics/latency-histogram.ts';
@@ -15,10 +15,13 @@ import type { Recommender } from '../serving/recommender.ts';
 import { ModelRegistry } from '../registry/model-registry.ts';
 import { ModelUpdatesFollower } from '../registry/model-updates.ts';
 import { ModelFollower } from '../serving/model-follower.ts';
+import { DeltaFollower } from '../serving/delta-follower.ts';
 
 /** `streamrec serve`: runs until SIGINT/SIGTERM, then finishes the in-flight batch, commits and closes. */
 export async function runServe(config: StreamrecConfig, instanceId: string): Promise<void> {
-  const recommender = await createRecommender(config);
+  // train.sync: the registry's snapshot with its deltas applied, built once, then followed delta by delta.
+  const chain = config.model.kind === 'registry' && config.train.sync.enabled ? await DeltaFollower.loadChain(new ModelRegistry(config.registry.path)) : null;
+  const recommender = chain ? await DeltaFollower.recommenderFor(config, chain) : await createRecommender(config);
   const app = new ServingApp({ config, recommender, instanceId });
   // The status page samples the same stats the metrics export; its routes share the metrics port.
   const timeline = new StatusTimeline(servingStatusSource(app.stats, instanceId, () => recommender.version));
@@ -32,7 +35,11 @@ export async function runServe(config: StreamrecConfig, instanceId: string): Pro
   }
   await app.start();
   // model.kind registry: every promotion announced on topics.modelUpdates is hot-swapped in.
-  const follower = config.model.kind === 'registry' ? await followRegistry(config, app, () => recommender.version) : null;
+  const follower = chain
+    ? await followDeltas(config, app, instanceId, endpoints.telemetry, chain)
+    : config.model.kind === 'registry'
+      ? await followRegistry(config, app, () => recommender.version)
+      : null;
   process.stderr.write(
     `serve: instance ${instanceId} consuming ${config.topics.clicks.name} → ${config.topics.recommendations.name} (${config.serving.delivery}, model ${recommender.version})\n`,
   );
@@ -117,8 +124,22 @@ export async function serveEndpoints(
 
 async function followRegistry(config: StreamrecConfig, app: ServingApp, currentVersion: () => string): Promise<ModelFollower> {
   const log = (l: string) => process.stderr.write(`serve: ${l}\n`);
-  const updates = new ModelUpdatesFollower(createKafka(config, '-model-updates'), config.topics.modelUpdates.name, log);
+  const updates = new ModelUpdatesFollower(createKafkaClient(config, '-model-updates'), config.topics.modelUpdates.name, log);
   const follower = new ModelFollower(app, new ModelRegistry(config.registry.path), updates, config, currentVersion, 're-encode', log);
   await follower.start();
+  return follower;
+}
+
+/** With train.sync on, the delta follower owns the served model: new snapshots (CURRENT) and their deltas. */
+async function followDeltas(
+  config: StreamrecConfig,
+  app: ServingApp,
+  instanceId: string,
+  telemetry: Telemetry,
+  chain: NonNullable<Awaited<ReturnType<typeof DeltaFollower.loadChain>>>,
+): Promise<DeltaFollower> {
+  const log = (l: string) => process.stderr.write(`serve: ${l}\n`);
+  const follower = new DeltaFollower({ app, registry: new ModelRegistry(config.registry.path), config, instanceId, log, meter: telemetry.meter });
+  await follower.start(chain);
   return follower;
 }

@@ -4,7 +4,9 @@ import { exportOnnx } from '../engine/onnx/graph-builder.ts';
 import { UsageError } from '../errors/errors.ts';
 import type { Gru4RecWeights } from '../model/weights.ts';
 import { loadModel, readModelAttachment } from '../registry/model-file.ts';
+import { DeltaStore } from '../registry/delta-store.ts';
 import type { ModelRegistry } from '../registry/model-registry.ts';
+import { DeltaSync } from '../train/continuous/delta-sync.ts';
 import type { DerivedFiles } from '../train/continuous/registry-target.ts';
 import type { StartingModel } from '../train/continuous/stream-trainer.ts';
 import { decodeOptimizerState, OPTIMIZER_BIN, type SavedOptimizer } from '../train/optimizer-file.ts';
@@ -52,4 +54,34 @@ export function onnxExport(config: StreamrecConfig): DerivedFiles {
 /** The serving step's ONNX graph, top-K capped at the catalogue (a small catalogue has fewer than topK items). */
 export function onnxOf(weights: Gru4RecWeights, topK: number): Uint8Array {
   return exportOnnx(weights, { topK: Math.min(topK, weights.arch.nItems) });
+}
+
+/**
+ * The trainer's incremental sync when train.sync.enabled: its deltas continue the chain serving
+ * follows (the registry's CURRENT version with the deltas already written for it), whatever the
+ * trainer itself resumes from, so the first delta of a restarted trainer carries exactly what
+ * differs between its weights and what serving has.
+ */
+export async function trainerSync(cfg: StreamrecConfig, registry: ModelRegistry, log: (line: string) => void): Promise<DeltaSync | undefined> {
+  const s = cfg.train.sync;
+  if (!s.enabled) return undefined;
+  const store = new DeltaStore(registry);
+  const current = await registry.current();
+  const start = current === null ? null : { base: current, ...(await store.chainState(current)) };
+  log(
+    start
+      ? `sync: deltas every ${s.intervalMs} ms continue the chain of version ${start.base} after delta ${start.seq}; a snapshot every ${s.snapshotEveryDeltas} deltas or ${s.snapshotEveryMs} ms`
+      : 'sync: no version yet; deltas start after the first snapshot',
+  );
+  return new DeltaSync(
+    store,
+    {
+      intervalMs: s.intervalMs,
+      snapshotEveryDeltas: s.snapshotEveryDeltas,
+      snapshotEveryMs: s.snapshotEveryMs,
+      log,
+      onDelta: (d, bytes) => log(`sync: delta ${d.base}.${d.seq}: ${d.tensors.reduce((n, t) => n + (t.rows ? t.rows.length : 0), 0)} rows, ${bytes} bytes`),
+    },
+    start,
+  );
 }

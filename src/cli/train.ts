@@ -19,7 +19,7 @@ import { followOptions } from '../train/continuous/follow-options.ts';
 import { RegistryTarget } from '../train/continuous/registry-target.ts';
 import { StreamTrainer, type WindowReport } from '../train/continuous/stream-trainer.ts';
 import { encodeOptimizerState, OPTIMIZER_BIN } from '../train/optimizer-file.ts';
-import { onnxExport, startingModel } from './train-start.ts';
+import { onnxExport, startingModel, trainerSync } from './train-start.ts';
 import { hostname } from 'node:os';
 import type { Server } from 'node:http';
 import { serveHttp } from '../metrics/http-server.ts';
@@ -33,6 +33,10 @@ export interface TrainCliOptions {
   /** YAML/JSON file of Gru4RecConfig fields, applied over the preset. */
   config?: string;
   epochs?: number;
+  /** --cell, --head, --tastes: the config fields of the same names, over the preset and --config. */
+  cell?: string;
+  head?: string;
+  tastes?: number;
 }
 
 /** `streamrec train`: fits GRU4Rec on a dataset file and writes a model directory (see src/registry/model-file.ts). */
@@ -46,16 +50,20 @@ export async function runTrain(o: TrainCliOptions): Promise<void> {
     }
   }
   if (o.epochs !== undefined) overrides = { ...overrides, nEpochs: o.epochs };
+  // The model flags are config fields; the schema checks their values like any other field's.
+  const flags = { cell: o.cell, head: o.head, tastes: o.tastes };
+  for (const [field, value] of Object.entries(flags)) if (value !== undefined) overrides = { ...overrides, [field]: value };
   let config: Gru4RecConfig;
   try {
     config = o.preset ? gru4recPreset(o.preset, overrides) : validateGru4RecConfig(overrides);
   } catch (e) {
-    throw new ConfigError('--config', (e as Error).message);
+    const flag = Object.keys(flags).find((f) => flags[f as keyof typeof flags] !== undefined && (e as Error).message.startsWith(`GRU4Rec config: ${f} `));
+    throw new ConfigError(flag ? `--${flag}` : '--config', (e as Error).message);
   }
   const backend = await initBackend(undefined, (m) => process.stderr.write(m + '\n'));
   const { data, index } = loadDatasetFile(o.data);
   process.stderr.write(
-    `train: ${data.items.length} events, ${data.offsets.length - 1} sessions, ${index.size} items; GRU4Rec ${config.loss} layers [${config.layers}] batch ${config.batchSize} n_sample ${config.nSample}, ${config.nEpochs} epochs on ${backend}\n`,
+    `train: ${data.items.length} events, ${data.offsets.length - 1} sessions, ${index.size} items; GRU4Rec ${config.cell} ${config.head}${config.head === 'dot' ? '' : ` K=${config.tastes}`} ${config.loss} layers [${config.layers}] batch ${config.batchSize} n_sample ${config.nSample}, ${config.nEpochs} epochs on ${backend}\n`,
   );
   const bar = new SingleBar(
     { format: 'train |{bar}| epoch {epoch}/{epochs}  {value}/{total} events  loss {loss}  {rate} ev/s  eta {eta}s', hideCursor: true },
@@ -127,7 +135,8 @@ export async function runTrainFollow(o: TrainFollowCliOptions): Promise<void> {
     recordWindow(trainerStats, r);
     log(windowLine(r));
   };
-  const trainerOptions = { options, checkpointDir, target, onWindow };
+  const sync = await trainerSync(cfg, registry, log);
+  const trainerOptions = { options, checkpointDir, target, onWindow, ...(sync ? { sync } : {}) };
   const checkpoint = await readCheckpoint(checkpointDir);
   let trainer: StreamTrainer;
   if (checkpoint) {

@@ -62,6 +62,8 @@ const filePath = nonEmpty('expected a file path');
 export const MODEL_KINDS = ['cooccurrence', 'gru4rec', 'registry'] as const;
 export type ModelKind = (typeof MODEL_KINDS)[number];
 
+/** kafkajs (pure JavaScript) or @confluentinc/kafka-javascript (librdkafka, an optional build). */
+export const KAFKA_CLIENTS = ['kafkajs', 'confluent'] as const;
 const SASL_MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512'] as const;
 const SECURITY_PROTOCOLS = ['plaintext', 'ssl', 'sasl_plaintext', 'sasl_ssl'] as const;
 export type SecurityProtocol = (typeof SECURITY_PROTOCOLS)[number];
@@ -122,7 +124,13 @@ function securitySection(env: NodeJS.ProcessEnv) {
 /** The whole topology. `env` is where `passwordEnv` names are looked up (the process's, at start-up). */
 export function configSchema(env: NodeJS.ProcessEnv = process.env) {
   return section({
-    kafka: section({ brokers: brokerList, clientId: nonEmpty(), security: securitySection(env) }),
+    kafka: section({
+      brokers: brokerList,
+      clientId: nonEmpty(),
+      /** Which library talks to Kafka (src/kafka/kafka-client.ts); STREAMREC_KAFKA__CLIENT overrides it. */
+      client: oneOf(KAFKA_CLIENTS).default('kafkajs'),
+      security: securitySection(env),
+    }),
     topics: section({ clicks: topic, recommendations: topic, deadLetter: deadLetterTopic, sessionChangelog: topic, modelUpdates: topic }),
     groups: section({ serving: nonEmpty(), trainer: nonEmpty(), monitor: nonEmpty() }),
     wireFormat: oneOf(['plain', 'confluent']),
@@ -136,6 +144,14 @@ export function configSchema(env: NodeJS.ProcessEnv = process.env) {
     serving: section({
       delivery: oneOf(['exactly-once', 'at-least-once']),
       batch: section({ maxSize: intIn(1, 65_536), maxWaitMs: intIn(0, 60_000) }),
+      /**
+       * When outputs and offsets become durable (src/serving/commit-span.ts): one transaction
+       * (exactly-once) or offset commit (at-least-once) spans micro-batches and commits once
+       * intervalMs has passed since it opened, once it holds maxRecords input records, or as soon
+       * as no input is waiting; intervalMs 0 commits every micro-batch. Defaulted (100 ms, as
+       * Kafka Streams' commit.interval.ms under exactly-once), so older topologies still load.
+       */
+      commit: section({ intervalMs: intIn(0, 600_000).default(100), maxRecords: intIn(1, 10_000_000).default(10_000) }).default({ intervalMs: 100, maxRecords: 10_000 }),
       topK: intIn(1, 1000),
       excludeSeen: bool,
       unknownItems: oneOf(['dead-letter', 'cold-start']),
@@ -193,6 +209,24 @@ export function configSchema(env: NodeJS.ProcessEnv = process.env) {
       preset: nonEmpty('expected a preset name'),
       /** Port of `streamrec train --follow`'s HTTP endpoints (/metrics, /healthz, /readyz) on metrics.host; 0 disables them. */
       metricsPort: intIn(0, 65_535),
+      /**
+       * Incremental weight sync between full versions: the trainer writes a delta (changed item
+       * rows + dense tensors) every intervalMs and a gated snapshot every snapshotEveryDeltas
+       * deltas or snapshotEveryMs; serving applies them in order and rolls back to the snapshot
+       * when the deltas' online Recall@20 falls below the snapshot's by more than rollbackMargin
+       * over rollbackWindowEvents targets. Defaulted (off), so topologies written before it load
+       * and behave as before: full versions only.
+       */
+      sync: section({
+        enabled: bool,
+        intervalMs: intIn(100, 3_600_000),
+        snapshotEveryDeltas: intIn(1),
+        snapshotEveryMs: intIn(1000),
+        rollbackWindowEvents: intIn(1, 10_000_000),
+        rollbackMargin: numberIn(0, 1),
+        /** How often serving looks for new deltas in the registry. */
+        pollMs: intIn(10, 60_000),
+      }).default({ enabled: false, intervalMs: 2000, snapshotEveryDeltas: 30, snapshotEveryMs: 300_000, rollbackWindowEvents: 2000, rollbackMargin: 0.05, pollMs: 200 }),
     }),
     /** `streamrec monitor`: prequential quality of any recommender, joined from the clicks and recommendations topics (src/monitor). */
     monitor: section({
@@ -240,6 +274,7 @@ export type TopicConfig = StreamrecConfig['topics']['clicks'];
 export type DeadLetterTopicConfig = StreamrecConfig['topics']['deadLetter'];
 export type KafkaSecurity = StreamrecConfig['kafka']['security'];
 export type TrainConfig = StreamrecConfig['train'];
+export type SyncConfig = TrainConfig['sync'];
 export type DeliveryMode = StreamrecConfig['serving']['delivery'];
 export type WireFormat = StreamrecConfig['wireFormat'];
 

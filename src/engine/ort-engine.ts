@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { stateSizes, type Gru4RecWeights } from '../model/weights.ts';
 import { buildEncoderGraph, exportOnnx, candidateCount, GraphNames } from './onnx/graph-builder.ts';
+import type { ScoringMode } from './onnx/scoring-graph.ts';
 import { encodeModel } from './onnx/onnx-proto.ts';
 import { checkEncodeArgs, checkStepArgs, resolveEngineOptions, type EngineConfig, type EngineOptions, type ExcludeLists, type InferenceEngine, type StepOutput } from './engine.ts';
 import { takeUnexcludedRows } from './batch-topk.ts';
@@ -20,6 +21,8 @@ export interface OrtEngineOptions extends EngineOptions {
   providers?: OrtProvider[];
   /** CPU intra-op threads (default: all cores). */
   intraOpNumThreads?: number;
+  /** The graph's top-K selection (default 'blocked'; 'plain' is the one-TopK graph, for comparison). */
+  scoring?: ScoringMode;
   /** Where to say which provider runs (default console.info). */
   log?: (message: string) => void;
 }
@@ -129,7 +132,7 @@ export class OrtEngine implements InferenceEngine {
 
   static async create(weights: Gru4RecWeights, opts: OrtEngineOptions): Promise<OrtEngine> {
     const cfg = resolveEngineOptions(weights.arch.nItems, opts);
-    const model = exportOnnx(weights, { topK: cfg.topK, maxExclude: cfg.maxExclude, outputScores: cfg.outputScores });
+    const model = exportOnnx(weights, { topK: cfg.topK, maxExclude: cfg.maxExclude, outputScores: cfg.outputScores, scoring: opts.scoring });
     const log = opts.log ?? ((m: string) => console.info(m));
     const { session, provider } = await openSession(model, opts, log);
     let encoder: ort.InferenceSession;

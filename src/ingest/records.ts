@@ -26,6 +26,12 @@ export interface Recommendation {
   modelVersion: string;
   producedAt: number;
   latencyMs: number;
+  /**
+   * Deltas of modelVersion's chain the serving model had applied (train.sync); (modelVersion,
+   * modelDelta) never decreases in one partition's output except on a rollback. Optional here:
+   * records written before the field decode with the schema default 0.
+   */
+  modelDelta?: number;
 }
 
 export type { DeadLetterKind };

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Kafka, logLevel, type Admin, type ITopicConfig, type KafkaConfig, type SASLOptions } from 'kafkajs';
 import type { KafkaSecurity, StreamrecConfig, TopicConfig } from '../config/config.ts';
 import { ConfigError } from '../errors/errors.ts';
+import type { ClientAdmin } from './kafka-client.ts';
 
 const LEVEL_NAMES: Record<number, string> = { [logLevel.ERROR]: 'ERROR', [logLevel.WARN]: 'WARN', [logLevel.INFO]: 'INFO', [logLevel.DEBUG]: 'DEBUG' };
 
@@ -45,7 +46,7 @@ export function kafkaSecurityOptions(security: KafkaSecurity): Pick<KafkaConfig,
  * kafkajs logs through its own logger; route it to stderr at WARN so it never interleaves
  * with a CLI's live line, and KAFKAJS_LOG_LEVEL=debug can open it up.
  */
-export function createKafka(cfg: Pick<StreamrecConfig, 'kafka'>, clientIdSuffix = ''): Kafka {
+export function createKafka(cfg: { kafka: Omit<StreamrecConfig['kafka'], 'client'> }, clientIdSuffix = ''): Kafka {
   const level = (process.env.KAFKAJS_LOG_LEVEL ?? 'warn').toUpperCase() as keyof typeof logLevel;
   return new Kafka({
     clientId: cfg.kafka.clientId + clientIdSuffix,
@@ -70,6 +71,25 @@ export function createKafka(cfg: Pick<StreamrecConfig, 'kafka'>, clientIdSuffix 
   });
 }
 
+/** A kafkajs Admin seen through the seam. */
+export function kafkajsAdmin(a: Admin): ClientAdmin {
+  return {
+    connect: () => a.connect(),
+    disconnect: () => a.disconnect(),
+    listTopics: () => a.listTopics(),
+    createTopics: async (topics) => {
+      await a.createTopics({ topics, waitForLeaders: true });
+    },
+    fetchTopicMetadata: async (topics) => (await a.fetchTopicMetadata({ topics })).topics,
+    fetchTopicOffsets: (topic) => a.fetchTopicOffsets(topic),
+    fetchOffsets: async (groupId, topic) => {
+      const [t] = await a.fetchOffsets({ groupId, topics: [topic] });
+      return (t?.partitions ?? []).map((p) => ({ partition: p.partition, offset: p.offset }));
+    },
+    deleteTopics: (topics) => a.deleteTopics({ topics }),
+  };
+}
+
 function topicSpec(t: TopicConfig, configEntries: ITopicConfig['configEntries'] = []): ITopicConfig {
   return { topic: t.name, numPartitions: t.partitions, replicationFactor: -1, configEntries };
 }
@@ -78,7 +98,9 @@ function topicSpec(t: TopicConfig, configEntries: ITopicConfig['configEntries'] 
  * Creates the topology's topics when missing, model-updates included (existing ones are left as they are, with a check
  * that the changelog is partitioned like the clicks topic, which state restoration relies on).
  */
-export async function ensureTopics(admin: Admin, cfg: StreamrecConfig): Promise<void> {
+export async function ensureTopics(anyAdmin: Admin | ClientAdmin, cfg: StreamrecConfig): Promise<void> {
+  // Callers that still hold a kafkajs Admin pass it as it is.
+  const admin = 'createPartitions' in anyAdmin ? kafkajsAdmin(anyAdmin) : anyAdmin;
   const wanted = [
     topicSpec(cfg.topics.clicks),
     topicSpec(cfg.topics.recommendations),
@@ -96,14 +118,16 @@ export async function ensureTopics(admin: Admin, cfg: StreamrecConfig): Promise<
   const missing = wanted.filter((t) => !existing.has(t.topic));
   if (missing.length > 0) {
     try {
-      await admin.createTopics({ topics: missing, waitForLeaders: true });
+      await admin.createTopics(missing);
     } catch (e) {
       // Another process may have created them between list and create.
       if (!String((e as Error).message).includes('already exists')) throw e;
     }
   }
-  const meta = await admin.fetchTopicMetadata({ topics: [cfg.topics.clicks.name, cfg.topics.sessionChangelog.name] });
-  const [clicks, changelog] = meta.topics;
+  const meta = await admin.fetchTopicMetadata([cfg.topics.clicks.name, cfg.topics.sessionChangelog.name]);
+  const byName = new Map(meta.map((t) => [t.name, t]));
+  const clicks = byName.get(cfg.topics.clicks.name)!;
+  const changelog = byName.get(cfg.topics.sessionChangelog.name)!;
   if (clicks.partitions.length !== changelog.partitions.length)
     throw new Error(
       `topic ${changelog.name} has ${changelog.partitions.length} partitions but ${clicks.name} has ${clicks.partitions.length}: the session changelog must be co-partitioned with the clicks topic`,

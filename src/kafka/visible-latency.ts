@@ -1,4 +1,6 @@
-import type { Consumer, Kafka, KafkaMessage } from 'kafkajs';
+import type { Kafka, KafkaMessage } from 'kafkajs';
+import type { ClientConsumer, KafkaClient } from './kafka-client.ts';
+import { asKafkaClient } from './kafkajs-client.ts';
 
 /** Where the probe's samples go (a LatencyHistogram from src/metrics satisfies it). */
 export interface LatencySink {
@@ -6,7 +8,7 @@ export interface LatencySink {
 }
 
 export interface VisibleLatencyProbeOptions {
-  kafka: Kafka;
+  kafka: Kafka | KafkaClient;
   /** The output topic a downstream consumer reads (serving's recommendations). */
   topic: string;
   /**
@@ -35,27 +37,29 @@ export class VisibleLatencyProbe {
   records = 0;
   /** Records without a source time. */
   skipped = 0;
-  private consumer: Consumer | null = null;
+  private consumer: ClientConsumer | null = null;
 
   constructor(private readonly o: VisibleLatencyProbeOptions) {}
 
   /** Resolves once the probe's consumer joined its group (fetching starts right after). */
   async start(): Promise<void> {
     const now = this.o.now ?? Date.now;
-    const consumer = this.o.kafka.consumer({
+    let onJoined!: () => void;
+    const joined = new Promise<void>((resolve) => (onJoined = resolve));
+    const consumer = asKafkaClient(this.o.kafka).consumer({
       groupId: this.o.groupId ?? `${this.o.topic}-visible-latency-${process.pid}-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e9).toString(36)}`,
       readUncommitted: false,
+      fromBeginning: true,
+      onAssigned: () => onJoined(),
       // The broker answers a fetch as soon as committed data is there (min bytes 1): the wait
       // bounds only how long an idle fetch is held, not when data arrives.
       maxWaitTimeInMs: 100,
       maxBytesPerPartition: 4 * 1024 * 1024,
     });
     this.consumer = consumer;
-    const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
     await consumer.connect();
-    await consumer.subscribe({ topics: [this.o.topic], fromBeginning: true });
+    await consumer.subscribe([this.o.topic]);
     await consumer.run({
-      autoCommit: false,
       eachBatch: async ({ batch }) => {
         // One clock reading per fetched batch: every record in it became visible to us together.
         const visibleAt = now();

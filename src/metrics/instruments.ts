@@ -46,6 +46,8 @@ export interface InstrumentSpec {
 const STAGE_SECONDS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] as const;
 /** Seconds, 1 ms .. 30 s: click appended to recommendation produced, including broker time. */
 const LATENCY_SECONDS = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30] as const;
+/** Seconds, 0.1 s .. 10 min: a delta's newest trained click to serving with it (seconds), or a full version's interval (minutes). */
+const FRESHNESS_SECONDS = [0.1, 0.25, 0.5, 1, 2, 3, 5, 7.5, 10, 15, 20, 30, 60, 120, 300, 600] as const;
 /** Events per micro-batch, powers of two up to the largest serving.batch.maxSize. */
 const BATCH_EVENTS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 65536] as const;
 
@@ -130,6 +132,24 @@ export const INSTRUMENTS = {
   modelInfo: spec('streamrec.model.info', 'gauge', '1', 'Always 1; model_version names the version serving now.', ['model_version'], 'serving'),
   modelSwaps: spec('streamrec.model.swaps', 'counter', '{swap}', 'Model versions hot-swapped in.', [], 'serving'),
   modelSwapPause: spec('streamrec.model.swap_pause', 'histogram', 's', 'Time serving paused for a hot swap (between two micro-batches).', [], 'serving', STAGE_SECONDS),
+  // serving: incremental weight sync (src/serving/delta-follower.ts)
+  syncFreshness: spec(
+    'streamrec.sync.freshness',
+    'histogram',
+    's',
+    "Per applied delta: now minus the append time of the newest click the delta's weights trained on (click appended → serving scores with weights that learnt it).",
+    [],
+    'serving',
+    FRESHNESS_SECONDS,
+  ),
+  syncRollbacks: spec(
+    'streamrec.sync.rollbacks',
+    'counter',
+    '{rollback}',
+    'Rollbacks from deltas to their snapshot, by trigger (automatic: live Recall@20 fell; manual).',
+    ['trigger'],
+    'serving',
+  ),
   // online quality (serving and streamrec monitor export the same series, src/metrics/online-quality.ts)
   onlineRecall: spec(
     'streamrec.online.recall',
@@ -214,6 +234,7 @@ export type QualityWindow = (typeof QUALITY_WINDOWS)[number];
 export const GATE_MODELS = ['candidate', 'serving'] as const;
 export const PROMOTION_OUTCOMES = ['promoted', 'rejected'] as const;
 export const CATALOGUE_STATES = ['active', 'pending'] as const;
+export const SYNC_ROLLBACK_TRIGGERS = ['automatic', 'manual'] as const;
 
 /**
  * The Prometheus series names a scrape holds for one instrument: the family itself for counters

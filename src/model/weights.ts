@@ -30,10 +30,18 @@
  * with embeddingDim = 0 (one-hot input), x·Wx0 = Wx0[item] (Wx0: nItems × 3H, 4H or 5H by cell);
  * with constrainedEmbedding, E is the output matrix Wy (requires D = H_last) and no
  * separate "item_embedding" tensor is stored.
- * Scores: s = h_last · Wyᵀ + by   (Wy: nItems × H_last, by: nItems, by zero when !useBias).
+ * Scores: s = h_last · Wyᵀ + by   (Wy: nItems × H_last, by: nItems, by zero when !useBias) for the
+ * dot head (`arch.head` absent); the mixture heads score head(h_last, Wy) + by instead (src/model/heads.ts).
  */
 export const CELLS = ['gru', 'lstm', 'mlstm'] as const;
 export type CellKind = (typeof CELLS)[number];
+
+/** How a state is scored against the item table (src/model/heads.ts): dot product, mixture of tastes, mixture of cosines. */
+export const HEADS = ['dot', 'mixture-of-tastes', 'mixture-of-cosines'] as const;
+export type HeadKind = (typeof HEADS)[number];
+/** How mixture-of-tastes combines its K taste scores: attention softmax (Kula 2019) or the best taste. */
+export const TASTE_MIXINGS = ['softmax', 'max'] as const;
+export type TasteMixing = (typeof TASTE_MIXINGS)[number];
 
 export interface Gru4RecArch {
   /** The recurrent cell of every layer; absent means 'gru' (model files written before the other cells). */
@@ -44,6 +52,14 @@ export interface Gru4RecArch {
   hiddenSizes: number[];
   constrainedEmbedding: boolean;
   useBias: boolean;
+  /** The scoring head; absent means 'dot' (model files written before the mixture heads). */
+  head?: HeadKind;
+  /** K, the mixture components of a mixture head (present exactly when head is not dot). */
+  tastes?: number;
+  /** Mixture-of-tastes only; absent means 'softmax'. */
+  tasteMixing?: TasteMixing;
+  /** Mixture-of-cosines only: the initial (or, when not learnt, fixed) temperature τ; head.scale starts at 1/τ. */
+  temperature?: number;
 }
 
 export interface NamedTensor {
@@ -62,6 +78,11 @@ export interface NamedTensor {
  *   mLSTM instead:  "mlstm{l}.Wx" [in_l, 5H_l], "mlstm{l}.Wmh" [H_l, H_l], "mlstm{l}.Wh" [H_l, 4H_l], "mlstm{l}.b" [4H_l]
  *   "out.Wy"           [nItems, H_last]
  *   "out.by"           [nItems]
+ *   Mixture heads (K = tastes, D = H_last):
+ *     mixture-of-tastes:  "head.W" [H_last, 2·K·D] (column blocks [tastes | attention]), "head.b" [2·K·D];
+ *                         with tasteMixing 'max' there is no attention: [H_last, K·D] and [K·D]
+ *     mixture-of-cosines: "head.W" [H_last, K·D] (user vectors), "head.b" [K·D],
+ *                         "head.P" [H_last, K], "head.pb" [K] (mixing logits), "head.scale" [1] (1/τ)
  */
 export interface Gru4RecWeights {
   arch: Gru4RecArch;
@@ -71,6 +92,11 @@ export interface Gru4RecWeights {
 /** The arch's cell; model files from before the LSTM cells have none and are GRUs. */
 export function cellOf(arch: Pick<Gru4RecArch, 'cell'>): CellKind {
   return arch.cell ?? 'gru';
+}
+
+/** The arch's head; model files from before the mixture heads have none and score by dot product. */
+export function headOf(arch: Pick<Gru4RecArch, 'head'>): HeadKind {
+  return arch.head ?? 'dot';
 }
 
 /** Values of one session's carried state per layer: H_l for the GRU, 2·H_l ([h | c]) for LSTM and mLSTM. */
@@ -102,10 +128,19 @@ export function canonicalArch(arch: Gru4RecArch): Gru4RecArch {
     hiddenSizes: [...arch.hiddenSizes],
     constrainedEmbedding: arch.constrainedEmbedding,
     useBias: arch.useBias,
+    ...canonicalHead(arch),
   };
 }
 
-/** Whether two archs describe the same weights layout (an absent cell equals 'gru'). */
+/** The head fields of the canonical arch: none for the dot head, so a dot model reads as before the mixture heads. */
+function canonicalHead(arch: Gru4RecArch): Partial<Gru4RecArch> {
+  const head = headOf(arch);
+  if (head === 'dot') return {};
+  if (head === 'mixture-of-tastes') return { head, tastes: arch.tastes, ...(arch.tasteMixing === 'max' ? { tasteMixing: 'max' as const } : {}) };
+  return { head, tastes: arch.tastes, temperature: arch.temperature };
+}
+
+/** Whether two archs describe the same weights layout (an absent cell equals 'gru', an absent head 'dot'). */
 export function sameArch(a: Gru4RecArch, b: Gru4RecArch): boolean {
   return JSON.stringify(canonicalArch(a)) === JSON.stringify(canonicalArch(b));
 }
@@ -133,7 +168,21 @@ export function expectedShapes(arch: Gru4RecArch): Record<string, number[]> {
   });
   shapes['out.Wy'] = [nItems, hLast];
   shapes['out.by'] = [nItems];
+  Object.assign(shapes, headShapes(arch));
   return shapes;
+}
+
+/** Shapes of the head's own tensors (none for the dot head); see the tensor table above. */
+export function headShapes(arch: Gru4RecArch): Record<string, number[]> {
+  const head = headOf(arch);
+  if (head === 'dot') return {};
+  const K = arch.tastes ?? 0;
+  const D = arch.hiddenSizes[arch.hiddenSizes.length - 1];
+  if (head === 'mixture-of-tastes') {
+    const width = (arch.tasteMixing === 'max' ? 1 : 2) * K * D;
+    return { 'head.W': [D, width], 'head.b': [width] };
+  }
+  return { 'head.W': [D, K * D], 'head.b': [K * D], 'head.P': [D, K], 'head.pb': [K], 'head.scale': [1] };
 }
 
 /** Throws a message naming the first tensor that is missing or misshapen. */
@@ -142,6 +191,7 @@ export function validateWeights(w: Gru4RecWeights): void {
   if (arch.cell !== undefined && !(CELLS as readonly string[]).includes(arch.cell))
     throw new Error(`arch.cell must be one of ${CELLS.join(', ')}, got ${JSON.stringify(arch.cell)}`);
   if (!Number.isInteger(arch.nItems) || arch.nItems < 1) throw new Error(`arch.nItems must be a positive integer, got ${arch.nItems}`);
+  validateHeadArch(arch);
   if (!Array.isArray(arch.hiddenSizes) || arch.hiddenSizes.length === 0 || arch.hiddenSizes.some((h) => !Number.isInteger(h) || h < 1))
     throw new Error(`arch.hiddenSizes must be a non-empty list of positive integers, got ${JSON.stringify(arch.hiddenSizes)}`);
   if (arch.constrainedEmbedding && arch.embeddingDim !== 0 && arch.embeddingDim !== arch.hiddenSizes[arch.hiddenSizes.length - 1])
@@ -157,6 +207,25 @@ export function validateWeights(w: Gru4RecWeights): void {
       if (!Number.isFinite(t.data[i])) throw new Error(`weights: tensor "${name}" holds a non-finite value at ${i}`);
     }
   }
+}
+
+/** The head fields: known values, and present exactly for the heads that read them. */
+function validateHeadArch(arch: Gru4RecArch): void {
+  if (arch.head !== undefined && !(HEADS as readonly string[]).includes(arch.head))
+    throw new Error(`arch.head must be one of ${HEADS.join(', ')}, got ${JSON.stringify(arch.head)}`);
+  const head = headOf(arch);
+  if (head === 'dot') {
+    if (arch.tastes !== undefined || arch.tasteMixing !== undefined || arch.temperature !== undefined)
+      throw new Error('arch.tastes, arch.tasteMixing and arch.temperature belong to the mixture heads, not the dot head');
+    return;
+  }
+  if (!Number.isInteger(arch.tastes) || (arch.tastes as number) < 1)
+    throw new Error(`arch.tastes must be a positive integer for the ${head} head, got ${JSON.stringify(arch.tastes)}`);
+  if (arch.tasteMixing !== undefined && (head !== 'mixture-of-tastes' || !(TASTE_MIXINGS as readonly string[]).includes(arch.tasteMixing)))
+    throw new Error(`arch.tasteMixing must be one of ${TASTE_MIXINGS.join(', ')} and only with the mixture-of-tastes head, got ${JSON.stringify(arch.tasteMixing)}`);
+  const needsTemperature = head === 'mixture-of-cosines';
+  if (needsTemperature !== (arch.temperature !== undefined)) throw new Error(`arch.temperature is ${needsTemperature ? 'required' : 'only read'} by the mixture-of-cosines head`);
+  if (needsTemperature && !((arch.temperature as number) > 0)) throw new Error(`arch.temperature must be a positive number, got ${JSON.stringify(arch.temperature)}`);
 }
 
 /** Rows of the layer-0 input transform an item id indexes (embedding table, or Wx0 for one-hot). */

@@ -11,11 +11,13 @@
  * open session is not a target, exactly as after a serving restart. Records read again (after a
  * rebalance) are skipped by offset.
  */
-import type { Consumer, Kafka } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
 import type { StreamrecConfig } from '../config/config.ts';
 import { BrokerUnavailableError, StreamrecError } from '../errors/errors.ts';
 import { type Codecs, makeCodecs } from '../ingest/codec.ts';
-import { createKafka } from '../kafka/client.ts';
+import { createKafkaClient } from '../kafka/create-client.ts';
+import type { ClientConsumer, KafkaClient } from '../kafka/kafka-client.ts';
+import { asKafkaClient } from '../kafka/kafkajs-client.ts';
 import { OnlineQuality } from '../metrics/online-quality.ts';
 import { type MonitorHealth, MonitorReadiness } from './monitor-health.ts';
 import { type MonitorOptions, resolveMonitorOptions } from './monitor-options.ts';
@@ -31,7 +33,7 @@ export interface MonitorAppOptions {
   now?: () => number;
   /** How often partitions without answers are checked for clicks past the window (ms). */
   advanceEveryMs?: number;
-  kafka?: Kafka;
+  kafka?: Kafka | KafkaClient;
 }
 
 export class MonitorApp {
@@ -39,12 +41,12 @@ export class MonitorApp {
   readonly quality: OnlineQuality;
   readonly join: PrequentialJoin;
   readonly records: MonitorRecords;
-  private readonly kafka: Kafka;
+  private readonly kafka: KafkaClient;
   private readonly codecs: Codecs;
   private readonly now: () => number;
   private readonly log: (line: string) => void;
   private readiness: MonitorReadiness | null = null;
-  private consumer: Consumer | null = null;
+  private consumer: ClientConsumer | null = null;
   private ticker: NodeJS.Timeout | null = null;
   /** Next offset to read per topic and partition: a record below it is a re-delivery. */
   private readonly positions = new Map<string, number[]>();
@@ -59,7 +61,7 @@ export class MonitorApp {
     this.join = new PrequentialJoin(this.quality satisfies PrequentialSink, this.options.join);
     this.codecs = makeCodecs(o.config.wireFormat);
     this.records = new MonitorRecords(this.join, this.codecs, this.options.topics.clicks, this.options.ingest);
-    this.kafka = o.kafka ?? createKafka(o.config, '-monitor');
+    this.kafka = o.kafka ? asKafkaClient(o.kafka) : createKafkaClient(o.config, '-monitor');
     this.now = o.now ?? Date.now;
     this.log = o.log ?? ((line) => process.stderr.write(`monitor: ${line}\n`));
   }
@@ -86,21 +88,29 @@ export class MonitorApp {
     const t = this.options.topics;
     const topics = [t.clicks, t.recommendations, t.deadLetter];
     this.readiness = new MonitorReadiness(await this.partitionCounts(topics));
-    const consumer = this.kafka.consumer({ groupId: this.options.groupId, readUncommitted: false, maxWaitTimeInMs: 100, maxBytesPerPartition: 1024 * 1024 });
-    this.consumer = consumer;
     const readiness = this.readiness;
-    consumer.on(consumer.events.GROUP_JOIN, (e) => readiness.joined(e.payload.memberAssignment));
-    consumer.on(consumer.events.REBALANCING, () => readiness.rebalancing());
-    consumer.on(consumer.events.CRASH, (e) => {
-      if (e.payload.restart || this.stopping) return;
-      const error = new BrokerUnavailableError(`monitor consumer stopped: ${e.payload.error.message}`, { cause: e.payload.error });
-      readiness.failed(e.payload.error.message);
-      this.fail(error);
+    const consumer = this.kafka.consumer({
+      groupId: this.options.groupId,
+      readUncommitted: false,
+      fromBeginning: true,
+      maxWaitTimeInMs: 100,
+      maxBytesPerPartition: 1024 * 1024,
+      maxBatchRecords: 1024,
+      // The group's committed position is where a restarted monitor resumes.
+      autoCommit: true,
+      onAssigned: (assignment) => readiness.joined(assignment),
+      onRebalancing: () => readiness.rebalancing(),
+      onCrash: (e) => {
+        if (this.stopping) return;
+        readiness.failed(e.message);
+        this.fail(new BrokerUnavailableError(`monitor consumer stopped: ${e.message}`, { cause: e }));
+      },
     });
+    this.consumer = consumer;
     await consumer.connect();
-    await consumer.subscribe({ topics, fromBeginning: true });
+    await consumer.subscribe(topics);
     await consumer.run({
-      eachBatchAutoResolve: false,
+      autoResolve: false,
       eachBatch: async ({ batch, resolveOffset, isRunning, isStale }) => {
         const now = this.now();
         const { topic, partition } = batch;
@@ -146,8 +156,8 @@ export class MonitorApp {
       const existing = new Set(await admin.listTopics());
       const absent = topics.filter((topic) => !existing.has(topic));
       if (absent.length > 0) throw new BrokerUnavailableError(`topic ${absent.join(', ')} does not exist (serving creates the topology's topics)`);
-      const meta = await admin.fetchTopicMetadata({ topics });
-      return new Map(meta.topics.map((m) => [m.name, m.partitions.length]));
+      const meta = await admin.fetchTopicMetadata(topics);
+      return new Map(meta.map((m) => [m.name, m.partitions.length]));
     } finally {
       await admin.disconnect();
     }

@@ -8,7 +8,7 @@
 import { z } from 'zod';
 import { ModelFileError } from '../errors/errors.ts';
 import { archOf, Gru4RecConfigSchema, type Gru4RecConfig } from '../model/gru4rec-config.ts';
-import { canonicalArch, CELLS, expectedShapes, sameArch, type Gru4RecArch } from '../model/weights.ts';
+import { canonicalArch, CELLS, expectedShapes, HEADS, sameArch, TASTE_MIXINGS, type Gru4RecArch } from '../model/weights.ts';
 import { vocabularyHash } from './model-identity.ts';
 import { describeIssue } from './schema-issues.ts';
 
@@ -26,6 +26,11 @@ export const ArchSchema = z.object({
   hiddenSizes: z.array(intAtLeast(1, 'must be a positive integer'), { error: POSITIVE_LIST }).min(1, { error: POSITIVE_LIST }),
   constrainedEmbedding: z.boolean({ error: 'must be true or false' }),
   useBias: z.boolean({ error: 'must be true or false' }),
+  /** Absent in files written before the mixture heads (and for the dot head): those score by dot product. */
+  head: z.enum(HEADS, { error: `must be one of ${HEADS.map((h) => `"${h}"`).join(', ')}` }).optional(),
+  tastes: intAtLeast(1, 'must be a positive integer').optional(),
+  tasteMixing: z.enum(TASTE_MIXINGS, { error: `must be one of ${TASTE_MIXINGS.map((m) => `"${m}"`).join(', ')}` }).optional(),
+  temperature: z.number({ error: 'must be a positive number' }).positive({ error: 'must be a positive number' }).optional(),
 }) satisfies z.ZodType<Gru4RecArch>;
 
 export const TensorEntrySchema = z.object({

@@ -7,7 +7,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { Consumer, Kafka, KafkaMessage } from 'kafkajs';
+import type { Kafka, KafkaMessage } from 'kafkajs';
+import type { ClientConsumer, KafkaClient } from '../kafka/kafka-client.ts';
+import { asKafkaClient } from '../kafka/kafkajs-client.ts';
 import { z } from 'zod';
 import { describeError, StreamrecError } from '../errors/errors.ts';
 import { describeIssue } from './schema-issues.ts';
@@ -48,16 +50,16 @@ export function parseModelUpdate(value: Buffer | null): { update: ModelUpdate } 
 }
 
 /** Publishes one announcement, acknowledged by all in-sync replicas before it resolves. */
-export async function announceModel(kafka: Kafka, topic: string, update: ModelUpdate): Promise<void> {
+export async function announceModel(kafka: Kafka | KafkaClient, topic: string, update: ModelUpdate): Promise<void> {
   const parsed = ModelUpdateSchema.safeParse(update);
   // A caller bug, not bad input: followers would log and skip it, and nobody would swap.
   if (!parsed.success) throw new StreamrecError('internal', `model update: ${describeIssue(parsed.error.issues, update)}`);
   // Not idempotent: a retried send may announce a version twice, which followers take as a no-op
   // (same version), and the client's bounded retries would void kafkajs's idempotence anyway.
-  const producer = kafka.producer({ allowAutoTopicCreation: false });
+  const producer = asKafkaClient(kafka).producer({ allowAutoTopicCreation: false });
   await producer.connect();
   try {
-    await producer.send({ topic, acks: -1, messages: [{ key: MODEL_UPDATE_KEY, value: JSON.stringify(parsed.data) }] });
+    await producer.sendBatch([{ topic, messages: [{ key: MODEL_UPDATE_KEY, value: JSON.stringify(parsed.data) }] }]);
   } finally {
     await producer.disconnect();
   }
@@ -75,13 +77,16 @@ export async function announceModel(kafka: Kafka, topic: string, update: ModelUp
  * follower goes on, so a version that cannot be loaded leaves the process on the model it has.
  */
 export class ModelUpdatesFollower {
-  private consumer: Consumer | null = null;
+  private consumer: ClientConsumer | null = null;
+  private readonly kafka: KafkaClient;
 
   constructor(
-    private readonly kafka: Kafka,
+    kafka: Kafka | KafkaClient,
     private readonly topic: string,
     private readonly log: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
-  ) {}
+  ) {
+    this.kafka = asKafkaClient(kafka);
+  }
 
   async start(onUpdate: (u: ModelUpdate) => Promise<void> | void): Promise<void> {
     if (this.consumer) throw new StreamrecError('internal', `model updates: already following ${this.topic}`);
@@ -93,14 +98,14 @@ export class ModelUpdatesFollower {
         this.log(`model updates: version ${u.version} was not taken: ${describeError(e)}`);
       }
     };
-    const consumer = this.kafka.consumer({ groupId: `${this.topic}-follower-${hostname()}-${process.pid}-${randomUUID()}`, maxWaitTimeInMs: 100 });
+    const consumer = this.kafka.consumer({ groupId: `${this.topic}-follower-${hostname()}-${process.pid}-${randomUUID()}`, fromBeginning: true, maxWaitTimeInMs: 100 });
     this.consumer = consumer;
     await consumer.connect();
-    await consumer.subscribe({ topics: [this.topic], fromBeginning: true });
+    await consumer.subscribe([this.topic]);
     await consumer.run({
-      autoCommit: false,
-      eachMessage: async ({ partition, message }) => {
-        for (const u of backlog.take(partition, message.offset, this.parse(partition, message))) await deliver(u);
+      // One partition at a time, one record at a time: updates are delivered in order, never overlapping.
+      eachBatch: async ({ batch }) => {
+        for (const message of batch.messages) for (const u of backlog.take(batch.partition, message.offset, this.parse(batch.partition, message))) await deliver(u);
       },
     });
   }

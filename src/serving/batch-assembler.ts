@@ -1,10 +1,11 @@
-import type { KafkaMessage, Message, TopicMessages, TopicOffsets } from 'kafkajs';
+import type { KafkaMessage, Message, TopicMessages } from 'kafkajs';
 import type { DeadLetterKind } from '../errors/errors.ts';
 import { decodeClickRecord, type IngestLimits } from '../ingest/click-decoder.ts';
 import type { Codecs } from '../ingest/codec.ts';
 import { buildDeadLetter, type DeadLetterMessage, packDeadLetters } from '../ingest/dead-letter.ts';
 import { Rejection } from '../ingest/rejection.ts';
 import { type ClickInput, isStateful, type Recommender, type RecommendOutcome } from './recommender.ts';
+import { splitServedVersion } from './served-version.ts';
 
 export interface PendingRecord {
   partition: number;
@@ -12,10 +13,11 @@ export interface PendingRecord {
 }
 
 /**
- * Turns one micro-batch of consumed records into what its commit writes: decode (bad records
- * become dead letters), one batched recommender call, then the recommendation, dead-letter and
- * changelog messages and the next offsets. Buffers are reused from batch to batch; the result
- * is valid until the next `begin`.
+ * Turns one micro-batch of consumed records into what it writes: decode (bad records become
+ * dead letters), one batched recommender call, then the recommendation and dead-letter
+ * messages. The changelog is drained apart (`changelog`), once per commit span rather than per
+ * batch: one record per touched session per commit. Buffers are reused from batch to batch; the
+ * result is valid until the next `begin`.
  */
 export class BatchAssembler {
   readonly inputs: ClickInput[] = [];
@@ -23,10 +25,8 @@ export class BatchAssembler {
   latencyMs = new Float64Array(256);
   readonly deadLetterCounts = new Map<DeadLetterKind, number>();
   recommendations = 0;
-  changelogRecords = 0;
   private readonly sources: PendingRecord[] = [];
   private readonly deadLetters: DeadLetterMessage[] = [];
-  private records: readonly PendingRecord[] = [];
 
   constructor(
     private readonly codecs: Codecs,
@@ -39,13 +39,11 @@ export class BatchAssembler {
 
   /** Decodes the batch; nothing stateful happens here. */
   begin(records: readonly PendingRecord[], now: number): void {
-    this.records = records;
     this.inputs.length = 0;
     this.sources.length = 0;
     this.deadLetters.length = 0;
     this.deadLetterCounts.clear();
     this.recommendations = 0;
-    this.changelogRecords = 0;
     for (const p of records) {
       const m = p.message;
       // Bounded work per record whatever its bytes claim (size cap, Avro counts checked against
@@ -66,9 +64,11 @@ export class BatchAssembler {
     if (this.inputs.length > 0) await this.recommender.recommendBatch(this.inputs, this.outcomes);
   }
 
-  /** Encodes everything the commit writes. */
-  outputs(producedAt: number): { messages: TopicMessages[]; offsets: TopicOffsets[] } {
+  /** Encodes the batch's recommendations and dead letters (fresh arrays: they may be sent after the next `begin`). */
+  outputs(producedAt: number): TopicMessages[] {
     const recs: Message[] = [];
+    // "v3+d5" (a snapshot with deltas applied, train.sync) is recorded as version v3, delta 5.
+    const served = splitServedVersion(this.recommender.version);
     if (this.latencyMs.length < this.inputs.length) this.latencyMs = new Float64Array(Math.max(this.inputs.length, 2 * this.latencyMs.length));
     for (let i = 0; i < this.inputs.length; i++) {
       const o = this.outcomes[i];
@@ -91,7 +91,8 @@ export class BatchAssembler {
           eventTimestamp: ev.timestamp,
           itemIds: o.itemIds,
           scores: o.scores,
-          modelVersion: this.recommender.version,
+          modelVersion: served.version,
+          modelDelta: served.delta,
           producedAt,
           latencyMs,
         }),
@@ -105,31 +106,23 @@ export class BatchAssembler {
     // broker checks against max.message.bytes as a whole: near-limit dead letters go in groups.
     if (this.deadLetters.length > 0)
       for (const group of packDeadLetters(this.deadLetters, this.deadLetterTopicMaxBytes)) messages.push({ topic: this.topics.deadLetter, messages: group });
+    return messages;
+  }
+
+  /**
+   * The changelog records of every session touched since the last drain (its state now), for
+   * the commit of a span: call it between two engine steps, so the states are exactly those
+   * after the span's last batch. Empty for a stateless recommender.
+   */
+  changelog(): { messages: TopicMessages[]; records: number } {
     const rec = this.recommender;
-    if (isStateful(rec)) {
-      const changes = rec.drainChangelog();
-      // A session id is never empty (validateClick); an empty key here would be a store bug
-      // that compaction would turn into a shared record, so it is refused loudly.
-      for (const c of changes) if (c.key === '') throw new Error(`changelog record without a session id for partition ${c.partition}`);
-      if (changes.length > 0) messages.push({ topic: this.topics.changelog, messages: changes.map((c) => ({ key: c.key, value: c.value, partition: c.partition })) });
-      this.changelogRecords = changes.length;
-    }
-    return { messages, offsets: this.nextOffsets() };
-  }
-
-  /** Partitions the batch holds records of. */
-  partitions(): number[] {
-    return [...new Set(this.records.map((p) => p.partition))];
-  }
-
-  private nextOffsets(): TopicOffsets[] {
-    const last = new Map<number, bigint>();
-    for (const p of this.records) {
-      const o = BigInt(p.message.offset);
-      const prev = last.get(p.partition);
-      if (prev === undefined || o > prev) last.set(p.partition, o);
-    }
-    return [{ topic: this.topics.clicks, partitions: [...last].map(([partition, o]) => ({ partition, offset: String(o + 1n) })) }];
+    if (!isStateful(rec)) return { messages: [], records: 0 };
+    const changes = rec.drainChangelog();
+    // A session id is never empty (validateClick); an empty key here would be a store bug
+    // that compaction would turn into a shared record, so it is refused loudly.
+    for (const c of changes) if (c.key === '') throw new Error(`changelog record without a session id for partition ${c.partition}`);
+    if (changes.length === 0) return { messages: [], records: 0 };
+    return { messages: [{ topic: this.topics.changelog, messages: changes.map((c) => ({ key: c.key, value: c.value, partition: c.partition })) }], records: changes.length };
   }
 
   private addDeadLetter(p: PendingRecord, kind: DeadLetterKind, reason: string, now: number): void {

@@ -7,7 +7,7 @@ import { AnnIndexBuilder } from '../ann/index-builder.ts';
 import type { AnnSettings } from '../ann/ann-settings.ts';
 import { AnnEngine } from '../engine/ann-engine.ts';
 import type { InferenceEngine } from '../engine/engine.ts';
-import { validateWeights, type Gru4RecWeights } from '../model/weights.ts';
+import { headOf, validateWeights, type Gru4RecWeights } from '../model/weights.ts';
 import { createEngine, type EngineKind } from '../engine/create-engine.ts';
 import { Gru4RecRecommender, type SwappableModel } from './gru4rec-recommender.ts';
 
@@ -60,6 +60,9 @@ export async function prepareModel(
 ): Promise<SwappableModel> {
   validateWeights(weights);
   const s = config.serving;
+  // The index ranks by h·e_i + b_i; a mixture head's scores are no nearest-neighbour search over those items.
+  if (s.scoring === 'ann' && headOf(weights.arch) !== 'dot')
+    throw new ConfigError('serving.scoring', `"ann" ranks by dot product only, and this model has a ${headOf(weights.arch)} head: use scoring: exact`);
   const kind: EngineKind | undefined = config.model.engine === 'auto' ? undefined : config.model.engine === 'onnx' ? 'ort' : 'tfjs';
   const exact = await createEngine(weights, {
     kind,

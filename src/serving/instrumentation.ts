@@ -4,6 +4,7 @@ import { STAGES } from '../metrics/instruments.ts';
 import { type ServingGaugeSources, ServingInstruments } from '../metrics/serving-instruments.ts';
 import { createServingStats, type ServingStats } from '../metrics/serving-stats.ts';
 import type { ServingEvents } from './serving-events.ts';
+import { splitServedVersion } from './served-version.ts';
 
 /** The config fields the serving stats depend on. */
 export type StatsConfig = Pick<StreamrecConfig, 'serving' | 'metrics'>;
@@ -20,13 +21,16 @@ export function attachStats(events: ServingEvents, config: StatsConfig): Serving
     maxSessions: config.serving.sessions.maxSessions,
   });
   events.on('batchCommitted', (b) => {
+    // Per registry version, deltas included: a label value per delta (every few seconds) would
+    // grow the series without bound; the delta follower's rollback guard compares deltas itself.
+    const version = splitServedVersion(b.modelVersion).version;
     for (let i = 0; i < b.inputs.length; i++) {
       const o = b.outcomes[i];
       // A click on an item the model does not know is still a target (a miss): leaving it out
       // would flatter a model whose catalogue falls behind the stream.
       stats.online.observe(b.inputs[i].sessionId, b.inputs[i].itemId);
       if (!o.ok) continue;
-      stats.online.emitted(b.inputs[i].sessionId, b.modelVersion, o.itemIds);
+      stats.online.emitted(b.inputs[i].sessionId, version, o.itemIds);
       stats.latency.record(b.latencyMs[i]);
       stats.recentLatency.record(b.latencyMs[i]);
     }

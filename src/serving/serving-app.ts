@@ -5,23 +5,37 @@
  * pieces live in their own modules (batch/micro-batcher, batch-assembler, batch-lifecycle,
  * committer, group-membership, state-restorer) and everything it does is told as events.
  *
+ * Commit spans (src/serving/commit-span.ts): one transaction or offset commit holds several
+ * micro-batches. Each batch's outputs are sent as soon as it is scored (the send overlaps the
+ * next batch's engine step); the span commits once serving.commit.intervalMs has passed since it
+ * opened, once it holds serving.commit.maxRecords input records, or as soon as no input is
+ * waiting (at low load every batch, at high load every interval); intervalMs 0 commits every
+ * micro-batch. The changelog is drained once per commit: one record per touched session.
+ *
  * Delivery modes:
- *  - exactly-once: every micro-batch is one Kafka transaction holding its recommendations, its
- *    dead letters, its changelog records and the consumer offsets. Any failure before the commit
- *    aborts it and restores the batch's partitions from the changelog, and nothing commits once
- *    this instance is no longer sure it owns the partitions (a rebalance, an eviction).
- *  - at-least-once: produce (acks=all), then commit offsets; after a crash the uncommitted tail
- *    is served again.
+ *  - exactly-once: a span is one Kafka transaction holding its recommendations, dead letters,
+ *    changelog records and the consumer offsets. Any failure before the commit aborts the whole
+ *    span: every partition any of its batches touched is restored from the changelog and
+ *    fetched again from the span's first offset. Nothing commits once this instance is no
+ *    longer sure it owns the partitions (a rebalance, an eviction): a rebalance while a span is
+ *    open costs up to one interval of work, served again. Outputs become visible at the commit.
+ *  - at-least-once: every batch is produced (acks=all) as soon as it is scored; the span's
+ *    offsets are committed after all of them; after a crash the uncommitted tail is served again.
+ *
+ * A fetch (kafkajs eachBatch) hands its records over chunk by chunk and then waits for the span
+ * holding its last chunk: kafkajs moves past a record (resolveOffset, next fetch) only once it
+ * is committed, so an aborted span's records are always fetched again (heartbeats go on meanwhile).
  */
-import type { Admin, Consumer, Kafka, Producer } from 'kafkajs';
+import type { ClientAdmin, ClientConsumer, ClientProducer, KafkaClient } from '../kafka/kafka-client.ts';
 import { type Chunk, ChunkDroppedError, MicroBatcher } from '../batch/micro-batcher.ts';
 import type { StreamrecConfig } from '../config/config.ts';
 import { BrokerUnavailableError, describeError, StreamrecError } from '../errors/errors.ts';
 import { makeCodecs } from '../ingest/codec.ts';
-import { createKafka, ensureTopics } from '../kafka/client.ts';
+import { ensureTopics } from '../kafka/client.ts';
+import { createKafkaClient } from '../kafka/create-client.ts';
 import type { ServingStats } from '../metrics/serving-stats.ts';
 import { BatchAssembler, type PendingRecord } from './batch-assembler.ts';
-import { BatchLifecycle } from './batch-lifecycle.ts';
+import { CommitSpan, type SpanLimits } from './commit-span.ts';
 import { AtLeastOnceCommitter, type Committer, TransactionalCommitter } from './committer.ts';
 import { consumerCrashError, fatalFormOf } from './fatal-errors.ts';
 import { GroupMembership } from './group-membership.ts';
@@ -29,7 +43,7 @@ import { attachStats } from './instrumentation.ts';
 import { STAGES } from '../metrics/instruments.ts';
 import { Gru4RecRecommender, type SwappableModel, type SwapPolicy, type SwapReport } from './gru4rec-recommender.ts';
 import { isStateful, type Recommender } from './recommender.ts';
-import { ServingEvents } from './serving-events.ts';
+import { type BatchCommitted, ServingEvents } from './serving-events.ts';
 import { resolveServingOptions, type ServingOptions } from './serving-options.ts';
 import { StateRestorer } from './state-restorer.ts';
 
@@ -54,23 +68,33 @@ export interface ServingAppOptions {
 const PRODUCER_RETRY = { initialRetryTime: 10, maxRetryTime: 1000, retries: Number.MAX_SAFE_INTEGER };
 const TRANSACTION_TIMEOUT_MS = 15_000;
 
-/** The batch that held a chunk was aborted (and its partitions' state restored): fetch it again. */
+/** The span that held a chunk was aborted (and its partitions' state restored): fetch it again. */
 class BatchAbortedError extends Error {}
+
+/** A batch of the open span: what it tells once the span commits, and when its outputs were scored and acknowledged. */
+interface SpanBatch {
+  event: BatchCommitted;
+  stepped: number;
+  sent: number;
+}
 
 export class ServingApp {
   readonly events = new ServingEvents();
   readonly stats: ServingStats;
   private readonly o: ServingOptions;
-  private readonly kafka: Kafka;
+  private readonly kafka: KafkaClient;
   private readonly membership = new GroupMembership();
-  private readonly batcher: MicroBatcher<PendingRecord>;
+  private readonly batcher: MicroBatcher<PendingRecord, CommitSpan<SpanBatch>>;
+  /** The open commit span, null between spans; only the batcher's loop opens, commits or aborts it. */
+  private span: CommitSpan<SpanBatch> | null = null;
+  private readonly spanLimits: SpanLimits;
   private readonly assembler: BatchAssembler;
   private restorer: StateRestorer | null = null;
-  private consumer: Consumer | null = null;
-  private producer: Producer | null = null;
+  private consumer: ClientConsumer | null = null;
+  private producer: ClientProducer | null = null;
   private committer: Committer | null = null;
   private consecutiveAborts = 0;
-  private admin: Admin | null = null;
+  private admin: ClientAdmin | null = null;
   /** Partitions whose first fetch since assignment was checked against the committed offset. */
   private readonly startChecked = new Set<number>();
   /** Newly assigned partitions whose restore is still to be checked against the committed offset. */
@@ -84,15 +108,21 @@ export class ServingApp {
   // most one chunk queued or in flight, so one slot per partition holds that chunk's times.
   private readonly chunkFetchedAt = new Map<number, number>();
   private readonly chunkQueuedAt = new Map<number, number>();
-  private readonly stageMs = new Float64Array(STAGES.length);
   private started = false;
   private stopping = false;
 
   constructor(private readonly opts: ServingAppOptions) {
     this.o = resolveServingOptions(opts.config, opts.instanceId, { sessionTimeoutMs: opts.sessionTimeoutMs });
-    this.kafka = createKafka(opts.config, `-serving-${opts.instanceId}`);
+    this.kafka = createKafkaClient(opts.config, `-serving-${opts.instanceId}`);
     this.assembler = new BatchAssembler(makeCodecs(opts.config.wireFormat), opts.recommender, this.o.topics, this.o.ingest, this.o.deadLetterTopicMaxBytes);
-    this.batcher = new MicroBatcher(this.o.maxBatch, (chunks) => this.processBatch(chunks));
+    this.spanLimits = { intervalMs: this.o.commitIntervalMs, maxRecords: this.o.commitMaxRecords };
+    // No input waiting: nothing more can join the open span before its fetches move on, which
+    // they do only once it has committed, so it commits now rather than at its interval.
+    this.batcher = new MicroBatcher(
+      this.o.maxBatch,
+      (chunks) => this.processBatch(chunks),
+      () => this.commitOpenSpan(),
+    );
     const log = opts.log ?? ((l) => process.stderr.write(`${l}\n`));
     this.events.on('log', log);
     this.stats = attachStats(this.events, opts.config);
@@ -132,7 +162,7 @@ export class ServingApp {
             retry: PRODUCER_RETRY,
             // A crashed instance's open transaction blocks read_committed readers of its changelog
             // partitions until it times out, unless the same instance id comes back and fences it.
-            transactionTimeout: TRANSACTION_TIMEOUT_MS,
+            transactionTimeoutMs: TRANSACTION_TIMEOUT_MS,
           }
         : { idempotent: true, maxInFlightRequests: 1, retry: PRODUCER_RETRY },
     );
@@ -140,14 +170,22 @@ export class ServingApp {
     const consumer = this.kafka.consumer({
       groupId: this.o.groupId,
       readUncommitted: false,
-      sessionTimeout: this.o.sessionTimeoutMs,
-      heartbeatInterval: this.o.heartbeatIntervalMs,
-      rebalanceTimeout: Math.max(this.o.sessionTimeoutMs, 10_000),
+      fromBeginning: true,
+      sessionTimeoutMs: this.o.sessionTimeoutMs,
+      heartbeatIntervalMs: this.o.heartbeatIntervalMs,
+      rebalanceTimeoutMs: Math.max(this.o.sessionTimeoutMs, 10_000),
       maxWaitTimeInMs: this.o.maxWaitMs,
       maxBytesPerPartition: 4 * 1024 * 1024,
+      // librdkafka builds eachBatch batches client-side (32 records by default): one chunk's worth.
+      maxBatchRecords: this.o.maxBatch,
+      onAssigned: (assignment) => this.onAssignment(assignment[this.o.topics.clicks] ?? []),
+      onRebalancing: () => this.membership.markLost('the group is rebalancing'),
+      onCrash: (error) => {
+        if (!this.stopping) this.fail(consumerCrashError(error));
+      },
     });
     this.consumer = consumer;
-    this.committer = this.o.exactlyOnce ? new TransactionalCommitter(this.producer, this.o.groupId) : new AtLeastOnceCommitter(this.producer, consumer);
+    this.committer = this.o.exactlyOnce ? new TransactionalCommitter(this.producer, consumer) : new AtLeastOnceCommitter(this.producer, consumer);
     const rec = this.opts.recommender;
     if (isStateful(rec)) {
       this.restorer = new StateRestorer(this.kafka, this.o.topics.changelog, rec, {
@@ -175,16 +213,10 @@ export class ServingApp {
         },
       });
     }
-    consumer.on(consumer.events.GROUP_JOIN, (e) => this.onAssignment(e.payload.memberAssignment[this.o.topics.clicks] ?? []));
-    consumer.on(consumer.events.REBALANCING, () => this.membership.markLost('the group is rebalancing'));
-    consumer.on(consumer.events.CRASH, (e) => {
-      if (!e.payload.restart && !this.stopping) this.fail(consumerCrashError(e.payload.error));
-    });
     await consumer.connect();
-    await consumer.subscribe({ topics: [this.o.topics.clicks], fromBeginning: true });
+    await consumer.subscribe([this.o.topics.clicks]);
     await consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
+      autoResolve: false,
       partitionsConsumedConcurrently: this.o.clickPartitions,
       eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
         const partition = batch.partition;
@@ -194,28 +226,55 @@ export class ServingApp {
         if (this.restorer) await this.restorer.ready(partition);
         if (!this.membership.owns(partition)) return;
         if (!this.startChecked.has(partition) && !(await this.restoredToCommitted(batch.topic, partition, batch.messages[0]?.offset))) return;
-        // kafkajs heartbeats only when asked; a batch waiting behind a slow commit keeps the
+        // kafkajs heartbeats only when asked; a fetch waiting for its span's commit keeps the
         // membership alive, and a failed heartbeat (rebalance, eviction) stops the commit.
         const keepAlive = setInterval(() => {
           heartbeat().catch((e: Error) => this.membership.markLost(`heartbeat failed: ${e.message}`));
         }, this.o.heartbeatIntervalMs);
+        // This fetch's chunks whose span has not committed yet, oldest first: kafkajs may move
+        // past a record only once its span has committed, and after an abort the partition is
+        // fetched again from the first of them (the span's first offset of this partition).
+        const held: Array<{ span: CommitSpan<SpanBatch>; first: string; last: string }> = [];
+        const settle = () => {
+          while (held.length > 0 && held[0].span.committed) {
+            const { last } = held.shift()!;
+            resolveOffset(last);
+            this.events.emit('lag', { partition, records: Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(last) - 1n)) });
+          }
+        };
+        const fetchAgain = (from: string) => {
+          // After its partition's restore, if the partition is still ours.
+          if (this.membership.owns(partition) && isRunning()) consumer.seek(batch.topic, partition, from);
+        };
         try {
           for (let start = 0; start < batch.messages.length; start += this.o.maxBatch) {
-            if (!isRunning() || isStale() || this.fatalError) return;
+            if (!isRunning() || isStale() || this.fatalError) break;
             const records = batch.messages.slice(start, start + this.o.maxBatch).map((message) => ({ partition, message }));
             this.chunkFetchedAt.set(partition, fetchedAt);
             this.chunkQueuedAt.set(partition, performance.now());
+            let span: CommitSpan<SpanBatch>;
             try {
-              await this.batcher.submit({ partition, records });
+              span = await this.batcher.submit({ partition, records });
             } catch (e) {
               if (!(e instanceof BatchAbortedError || e instanceof ChunkDroppedError)) throw e;
-              // Fetch the chunk again (after its partition's restore) if the partition is still ours.
-              if (this.membership.owns(partition) && isRunning()) consumer.seek({ topic: batch.topic, partition, offset: records[0].message.offset });
+              settle();
+              fetchAgain(held[0]?.first ?? records[0].message.offset);
               return;
             }
-            const lastOffset = records[records.length - 1].message.offset;
-            resolveOffset(lastOffset);
-            this.events.emit('lag', { partition, records: Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(lastOffset) - 1n)) });
+            held.push({ span, first: records[0].message.offset, last: records[records.length - 1].message.offset });
+            settle();
+          }
+          // Spans commit in order: once the one holding the last chunk has, all have.
+          const last = held.at(-1);
+          if (last) {
+            try {
+              await last.span.settled;
+            } catch {
+              settle();
+              if (held.length > 0) fetchAgain(held[0].first);
+              return;
+            }
+            settle();
           }
         } finally {
           clearInterval(keepAlive);
@@ -241,7 +300,7 @@ export class ServingApp {
     if (mine !== undefined && BigInt(first) < mine) {
       this.startChecked.add(partition);
       this.log(`partition ${partition}: fetched from ${first} after a rejoin, but this instance committed up to ${mine}; seeking forward`);
-      this.consumer?.seek({ topic, partition, offset: String(mine) });
+      this.consumer?.seek(topic, partition, String(mine));
       return false;
     }
     const committed = (await this.committedOffsets()).get(partition) ?? '-1';
@@ -249,22 +308,22 @@ export class ServingApp {
     if (this.restorer && this.restoreToVerify.has(partition) && atRestore !== undefined && atRestore !== committed) {
       this.log(`partition ${partition}: committed offset moved ${atRestore} → ${committed} during its restore (the previous owner's last transaction); restoring again`);
       this.restorer.restore([partition]);
-      this.consumer?.seek({ topic, partition, offset: committed });
+      this.consumer?.seek(topic, partition, committed);
       return false;
     }
     this.startChecked.add(partition);
     this.restoreToVerify.delete(partition);
     if (committed !== '-1' && BigInt(first) < BigInt(committed)) {
       this.log(`partition ${partition}: fetched from ${first} but ${committed} is committed; seeking forward`);
-      this.consumer?.seek({ topic, partition, offset: committed });
+      this.consumer?.seek(topic, partition, committed);
       return false;
     }
     return true;
   }
 
   private async committedOffsets(): Promise<Map<number, string>> {
-    const [t] = await this.admin!.fetchOffsets({ groupId: this.o.groupId, topics: [this.o.topics.clicks] });
-    return new Map((t?.partitions ?? []).map((p) => [p.partition, p.offset]));
+    const partitions = await this.admin!.fetchOffsets(this.o.groupId, this.o.topics.clicks);
+    return new Map(partitions.map((p) => [p.partition, p.offset]));
   }
 
   private onAssignment(partitions: number[]): void {
@@ -284,68 +343,161 @@ export class ServingApp {
     void this.opts.onAssignment?.(this.membership.partitions);
   }
 
-  private async processBatch(chunks: readonly Chunk<PendingRecord>[]): Promise<void> {
+  /**
+   * One micro-batch into the open span (opened by it if none is): decode, engine step, outputs
+   * handed to the span's send chain; the span commits here if it is due. Resolves with the span,
+   * whose commit the chunks' fetches wait for. Any failure aborts the whole span.
+   */
+  private async processBatch(chunks: readonly Chunk<PendingRecord>[]): Promise<CommitSpan<SpanBatch>> {
+    const open = this.span;
+    const doomed = open && this.membership.whyNotCommit(open.ticket, open.partitions);
+    if (open && doomed) {
+      // It can no longer commit: abort it now rather than add work to it. This batch's chunks
+      // are fetched again (after the span's partitions are restored); no state changed for them.
+      await this.abortSpan(open, new BatchAbortedError(`not committing: ${doomed}`));
+      throw new BatchAbortedError(`not committing: ${doomed}`);
+    }
     const records = chunks.length === 1 ? chunks[0].records : chunks.flatMap((c) => c.records);
-    const ticket = this.membership.ticket();
-    const asm = this.assembler;
     const began = performance.now();
+    const span = open ?? this.openSpan(began);
+    // Before the step: from here on an abort rolls these partitions back.
+    for (const c of chunks) span.addChunk(c.partition, c.records[0].message.offset, c.records[c.records.length - 1].message.offset, c.records.length);
+    const asm = this.assembler;
     asm.begin(records, Date.now());
     const decoded = performance.now();
-    const partitions = asm.partitions();
     const modelVersion = this.opts.recommender.version;
-    const lifecycle = new BatchLifecycle(() => this.rollback(partitions));
     try {
       await asm.step();
       const stepped = performance.now();
-      lifecycle.advance('stepped');
-      const producedAt = Date.now();
-      const { messages, offsets } = asm.outputs(producedAt);
-      lifecycle.advance('sent');
-      let sent = Number.NaN;
-      await this.committer!.commit(messages, offsets, () => {
-        const why = this.membership.whyNotCommit(ticket, partitions);
-        if (why) throw new BatchAbortedError(`not committing: ${why}`);
-        sent = performance.now();
+      span.lifecycle.advance('stepped');
+      const messages = asm.outputs(Date.now());
+      const entry: SpanBatch = { event: this.served(chunks, records.length, modelVersion, began, decoded, stepped), stepped, sent: stepped };
+      span.batches.push(entry);
+      // Not awaited: the broker acknowledges while the next batch is stepped (flushed before the commit).
+      span.send(async () => {
+        if (messages.length > 0) await this.committer!.send(messages);
+        entry.sent = performance.now();
       });
-      lifecycle.advance('committed');
-      const committed = performance.now();
-      this.timeStages(chunks, began, decoded, stepped, sent, committed);
-      for (const t of offsets) for (const p of t.partitions) this.committedByMe.set(p.partition, BigInt(p.offset));
-      this.consecutiveAborts = 0;
-      this.events.emit('batchCommitted', {
-        consumed: records.length,
-        inputs: asm.inputs,
-        outcomes: asm.outcomes,
-        latencyMs: asm.latencyMs,
-        recommendations: asm.recommendations,
-        deadLetters: asm.deadLetterCounts,
-        changelogRecords: asm.changelogRecords,
-        modelVersion,
-        stageMs: this.stageMs,
-        waitMs: this.oldest(this.chunkFetchedAt, chunks, began),
-      });
+      span.lifecycle.advance('sent');
+      if (span.due(performance.now(), this.spanLimits)) await this.commitSpan(span);
+      return span;
     } catch (e) {
-      await lifecycle.abort(e);
-      this.consecutiveAborts++;
-      this.events.emit('batchAborted', { partitions, events: records.length, reason: describeError(e), error: e, consecutive: this.consecutiveAborts });
-      const fatal = fatalFormOf(e);
-      if (fatal) this.fail(fatal);
-      else if (this.consecutiveAborts > this.o.maxConsecutiveAborts)
-        this.fail(new StreamrecError('internal', `${this.consecutiveAborts} micro-batches in a row aborted; last: ${describeError(e)}`, { cause: e }));
-      else this.log(`micro-batch of ${records.length} records on partitions [${partitions}] aborted: ${describeError(e)}`);
+      // A span that committed stays committed (a failing event listener); the consumer restarts.
+      if (span.committed) throw e;
+      await this.abortSpan(span, e);
       throw new BatchAbortedError(describeError(e));
     }
   }
 
-  /** Fills stageMs (indexed as STAGES) for a committed batch; `store` is not told apart from the recommender call (NaN). */
-  private timeStages(chunks: readonly Chunk<PendingRecord>[], began: number, decoded: number, stepped: number, sent: number, committed: number): void {
-    const t = this.stageMs;
-    t[STAGES.indexOf('queue')] = this.oldest(this.chunkQueuedAt, chunks, began);
-    t[STAGES.indexOf('decode')] = decoded - began;
-    t[STAGES.indexOf('store')] = Number.NaN;
-    t[STAGES.indexOf('engine')] = stepped - decoded;
-    t[STAGES.indexOf('produce')] = sent - stepped;
-    t[STAGES.indexOf('commit')] = committed - sent;
+  private openSpan(now: number): CommitSpan<SpanBatch> {
+    const span = new CommitSpan<SpanBatch>(this.membership.ticket(), now, (partitions) => this.rollback(partitions));
+    span.send(() => this.committer!.begin());
+    this.span = span;
+    return span;
+  }
+
+  /** What a batch tells once its span has committed: copies, since the assembler's buffers serve the next batch. */
+  private served(chunks: readonly Chunk<PendingRecord>[], consumed: number, modelVersion: string, began: number, decoded: number, stepped: number): BatchCommitted {
+    const asm = this.assembler;
+    const stageMs = new Float64Array(STAGES.length);
+    stageMs[STAGES.indexOf('queue')] = this.oldest(this.chunkQueuedAt, chunks, began);
+    stageMs[STAGES.indexOf('decode')] = decoded - began;
+    // `store` is not told apart from the recommender call; produce and commit are filled at the commit.
+    stageMs[STAGES.indexOf('store')] = Number.NaN;
+    stageMs[STAGES.indexOf('engine')] = stepped - decoded;
+    return {
+      consumed,
+      inputs: asm.inputs.slice(),
+      outcomes: asm.outcomes.slice(),
+      latencyMs: asm.latencyMs.slice(0, asm.inputs.length),
+      recommendations: asm.recommendations,
+      deadLetters: new Map(asm.deadLetterCounts),
+      changelogRecords: 0,
+      modelVersion,
+      stageMs,
+      waitMs: this.oldest(this.chunkFetchedAt, chunks, began),
+    };
+  }
+
+  /**
+   * Commits the span: its changelog (drained now, between two engine steps: the state after its
+   * last batch, one record per session), then, once every send of it is acknowledged, its
+   * offsets and the commit point, if this instance still owns its partitions in the generation
+   * it opened in. Throws (the caller aborts the span) otherwise.
+   */
+  private async commitSpan(span: CommitSpan<SpanBatch>): Promise<void> {
+    const changelog = this.assembler.changelog();
+    const flushFrom = performance.now();
+    await span.flush();
+    const flushed = performance.now();
+    const offsets = span.nextOffsets();
+    await this.committer!.commit(changelog.messages, [{ topic: this.o.topics.clicks, partitions: offsets }], () => {
+      const why = this.membership.whyNotCommit(span.ticket, span.partitions);
+      if (why) throw new BatchAbortedError(`not committing: ${why}`);
+    });
+    span.markCommitted();
+    if (this.span === span) this.span = null;
+    const committed = performance.now();
+    for (const o of offsets) this.committedByMe.set(o.partition, BigInt(o.offset));
+    this.consecutiveAborts = 0;
+    const produce = STAGES.indexOf('produce');
+    const commit = STAGES.indexOf('commit');
+    for (let i = 0; i < span.batches.length; i++) {
+      const b = span.batches[i];
+      b.event.stageMs[produce] = b.sent - b.stepped;
+      b.event.stageMs[commit] = committed - b.sent;
+      if (i === span.batches.length - 1) b.event.changelogRecords = changelog.records;
+      this.events.emit('batchCommitted', b.event);
+    }
+    this.events.emit('spanCommitted', {
+      batches: span.batches.length,
+      records: span.records,
+      changelogRecords: changelog.records,
+      partitions: span.partitions,
+      spanMs: committed - span.openedAt,
+      flushMs: flushed - flushFrom,
+      commitMs: committed - flushed,
+    });
+  }
+
+  /** The batcher ran dry: the open span (if any) commits now; a failure aborts it. Never rejects. */
+  private async commitOpenSpan(): Promise<void> {
+    const span = this.span;
+    if (!span) return;
+    try {
+      await this.commitSpan(span);
+    } catch (e) {
+      if (!span.committed) await this.abortSpan(span, e);
+      else this.fail(new StreamrecError('internal', `after a commit: ${describeError(e)}`, { cause: e }));
+    }
+  }
+
+  /**
+   * Aborts the whole span: the transaction (once its sends have finished), then the rollback of
+   * every partition any of its batches touched (restored from the changelog), the queued chunks
+   * of those partitions (their records come after the span's and are fetched again with it), and
+   * the fetches waiting for it. Never rejects: a failure here is reported, or fatal.
+   */
+  private async abortSpan(span: CommitSpan<SpanBatch>, e: unknown): Promise<void> {
+    if (this.span === span) this.span = null;
+    if (span.committed || span.aborted) return;
+    let cause = e;
+    await span.quiesce();
+    try {
+      await this.committer!.abort(e);
+    } catch (abortError) {
+      cause = abortError;
+    }
+    await span.abort(cause);
+    const partitions = span.partitions;
+    this.batcher.drop(new Set(partitions));
+    this.consecutiveAborts++;
+    this.events.emit('batchAborted', { partitions, events: span.records, reason: describeError(cause), error: cause, consecutive: this.consecutiveAborts });
+    const fatal = fatalFormOf(cause);
+    if (fatal) this.fail(fatal);
+    else if (this.consecutiveAborts > this.o.maxConsecutiveAborts)
+      this.fail(new StreamrecError('internal', `${this.consecutiveAborts} commit spans in a row aborted; last: ${describeError(cause)}`, { cause }));
+    else this.log(`commit span of ${span.batches.length} micro-batches, ${span.records} records on partitions [${partitions}] aborted: ${describeError(cause)}`);
   }
 
   /** How long before `now` the earliest of the chunks' times (per partition) was. */
@@ -403,9 +555,9 @@ export class ServingApp {
   }
 
   /**
-   * The batch will not commit: its changelog records are forgotten and its partitions lose their
-   * in-memory state, which is restored from the changelog (the state after the last committed
-   * batch) before their records are fetched again.
+   * The span will not commit: its changelog records are forgotten and the partitions of all its
+   * batches lose their in-memory state, which is restored from the changelog (the state after
+   * the last committed span) before their records are fetched again.
    */
   private rollback(partitions: number[]): void {
     const rec = this.opts.recommender;
@@ -429,7 +581,7 @@ export class ServingApp {
     this.events.emit('log', `serving ${this.opts.instanceId}: ${line}`);
   }
 
-  /** Graceful: the in-flight micro-batch finishes and commits (or aborts), then clients close. */
+  /** Graceful: the in-flight micro-batch finishes and its span commits (or aborts), then clients close. */
   async stop(): Promise<void> {
     this.stopping = true;
     await this.consumer?.disconnect();

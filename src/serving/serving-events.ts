@@ -5,9 +5,10 @@ import type { ClickInput, RecommendOutcome, RestoreCounts } from './recommender.
 
 /**
  * What the serving process tells the world (as kafkajs instruments its consumer with events):
- * metrics, logs, the demo and tests subscribe; none of them shares state with the loop. The
- * arrays in a batchCommitted event are the loop's reused buffers: read them in the listener,
- * do not keep them.
+ * metrics, logs, the demo and tests subscribe; none of them shares state with the loop. A
+ * micro-batch is told (batchCommitted) once the commit span holding it has committed, one event
+ * per batch, in order, then the span itself (spanCommitted): a record is counted exactly once,
+ * and only once its outputs are durable. Read the arrays in the listener, do not keep them.
  */
 export interface BatchCommitted {
   /** Records consumed (valid and dead-lettered). */
@@ -19,6 +20,7 @@ export interface BatchCommitted {
   latencyMs: Float64Array;
   recommendations: number;
   deadLetters: ReadonlyMap<DeadLetterKind, number>;
+  /** Changelog records the span's commit wrote (drained once per span): on its last batch, 0 on the others. */
   changelogRecords: number;
   /** The version that served the whole batch (no batch mixes versions). */
   modelVersion: string;
@@ -26,16 +28,35 @@ export interface BatchCommitted {
    * Time the batch spent in each stage (ms), indexed as STAGES (src/metrics/instruments.ts):
    * queue (its oldest chunk, submitted → engine pass began), decode, store (session state, when
    * the recommender reports it apart from its engine work; else NaN and inside engine), engine
-   * (the recommender call), produce (encoding outputs and sending them with the offsets), commit
-   * (the commit point).
+   * (the recommender call), produce (encoding the outputs and handing them to the span's send
+   * chain; the send itself overlaps the next batch's step), commit (outputs handed over → the
+   * span committed: the span's later batches, the wait for its sends, its changelog, offsets
+   * and commit point; with serving.commit.intervalMs 0, the send and the commit of this batch).
    */
   stageMs: Float64Array;
   /** Oldest chunk of the batch: fetched from the broker → its engine pass began (ms). */
   waitMs: number;
 }
 
+/** A commit span committed: its batches' outputs, changelog and offsets are durable. */
+export interface SpanCommitted {
+  batches: number;
+  /** Input records of its batches (valid and dead-lettered). */
+  records: number;
+  changelogRecords: number;
+  partitions: readonly number[];
+  /** Its first batch began → committed (ms). */
+  spanMs: number;
+  /** After its last batch, waiting for its batches' sends to be acknowledged (ms). */
+  flushMs: number;
+  /** Changelog, offsets and the commit point (ms). */
+  commitMs: number;
+}
+
+/** A commit span aborted: nothing of it is durable; its partitions are restored and fetched again. */
 export interface BatchAborted {
   partitions: readonly number[];
+  /** Input records of the span (every batch of it is served again). */
   events: number;
   reason: string;
   error: unknown;
@@ -45,6 +66,7 @@ export interface BatchAborted {
 
 export interface ServingEventMap {
   batchCommitted: [BatchCommitted];
+  spanCommitted: [SpanCommitted];
   batchAborted: [BatchAborted];
   assigned: [{ partitions: number[]; revoked: number[]; added: number[] }];
   restored: [{ partitions: number[]; records: number; counts: RestoreCounts; reencoded: number; ms: number }];

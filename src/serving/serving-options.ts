@@ -13,8 +13,15 @@ export interface ServingOptions {
   transactionalId: string;
   topics: { clicks: string; recommendations: string; deadLetter: string; changelog: string };
   clickPartitions: number;
-  /** Most records per engine pass and per transaction. */
+  /** Most records per engine pass. */
   maxBatch: number;
+  /**
+   * A commit span (one transaction, or one offset commit at-least-once) commits once it is this
+   * old (ms), once it holds commitMaxRecords input records, or as soon as no input is waiting;
+   * 0 commits every micro-batch.
+   */
+  commitIntervalMs: number;
+  commitMaxRecords: number;
   maxWaitMs: number;
   sessionTimeoutMs: number;
   heartbeatIntervalMs: number;
@@ -38,6 +45,8 @@ export function resolveServingOptions(config: StreamrecConfig, instanceId: strin
     },
     clickPartitions: config.topics.clicks.partitions,
     maxBatch: config.serving.batch.maxSize,
+    commitIntervalMs: config.serving.commit.intervalMs,
+    commitMaxRecords: config.serving.commit.maxRecords,
     maxWaitMs: Math.max(1, config.serving.batch.maxWaitMs),
     sessionTimeoutMs,
     heartbeatIntervalMs: Math.max(100, Math.floor(sessionTimeoutMs / 10)),

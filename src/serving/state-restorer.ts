@@ -1,5 +1,4 @@
-import type { Kafka } from 'kafkajs';
-import { readTopicToEnd } from '../kafka/read-to-end.ts';
+import type { KafkaClient } from '../kafka/kafka-client.ts';
 import type { RestoreCounts, StatefulRecommender } from './recommender.ts';
 
 /**
@@ -13,7 +12,7 @@ export class StateRestorer {
   private readonly failedPartitions = new Map<number, Error>();
 
   constructor(
-    private readonly kafka: Kafka,
+    private readonly kafka: KafkaClient,
     private readonly topic: string,
     private readonly recommender: StatefulRecommender,
     private readonly hooks: {
@@ -42,8 +41,7 @@ export class StateRestorer {
         started = performance.now();
         await this.hooks.beforeRead?.(partitions);
         this.recommender.partitionsRevoked(partitions);
-        return readTopicToEnd(
-          this.kafka,
+        return this.kafka.readToEnd(
           this.topic,
           (partition, messages) => {
             const batch = messages.map((m) => ({ key: m.key, value: m.value, partition }));

@@ -47,23 +47,32 @@ export function sampledStepLoss(args: {
 }): (...leaves: tf.Tensor[]) => tf.Scalar {
   const { model, config: cfg, denseNames, nGathered, inputs, hidden, targetMask, onHidden } = args;
   const { arch } = model;
-  const { n, R, embedMask, hiddenMasks, logq, exclude } = inputs;
+  const { n, R, embedMask, hiddenMasks, logq, exclude, hingeTries } = inputs;
   const embedT = embedMask ? tf.tensor2d(embedMask, [n, embedMask.length / n]) : null;
   const hiddenT = hiddenMasks.map((m, l) => (m ? tf.tensor2d(m, [n, arch.hiddenSizes[l]]) : null));
   const logqT = logq ? tf.tensor1d(logq) : null;
   const excludeT = exclude ? tf.tensor2d(exclude, [n, R]) : null;
+  const triesT = hingeTries ? tf.tensor2d(hingeTries, [n, hingeTries.length / n], 'int32') : null;
   return (...xs: tf.Tensor[]): tf.Scalar => {
     const rows = xs.slice(0, nGathered) as tf.Tensor2D[];
-    const params = Object.fromEntries(denseNames.map((name, k) => [name, xs[nGathered + k]]));
+    // Parameters left out of denseNames (a fixed cosine temperature) are read from the variables.
+    const params = { ...model.vars, ...Object.fromEntries(denseNames.map((name, k) => [name, xs[nGathered + k]])) };
     const [inputRows, outRows] = [rows[0], rows[1]];
     let outBias = arch.useBias ? (rows[nGathered - 1] as unknown as tf.Tensor1D) : null;
     // logQ shifts whole columns like the bias does: fold it into the [R] vector, not the [n, R] scores.
     if (logqT) outBias = outBias ? tf.sub(outBias, logqT) : tf.neg(logqT);
     const layers = arch.hiddenSizes.map((_, l) => model.layerParams(l, params));
-    const out = Gru4Rec.sampledForward({ inputRows, hidden, layers, outRows, outBias, embedMask: embedT, hiddenMasks: hiddenT });
+    const out = Gru4Rec.sampledForward({ arch, head: model.headParams(params), inputRows, hidden, layers, outRows, outBias, embedMask: embedT, hiddenMasks: hiddenT });
     // The carried state outlives the caller's tidy scope.
     onHidden(out.hidden.map((h) => tf.keep(h)));
-    const l = sampledLoss(cfg.loss, out.scores, { targetMask, bpreg: cfg.bpreg, eluParam: cfg.eluParam, excludeMask: excludeT });
+    const l = sampledLoss(cfg.loss, out.scores, {
+      targetMask,
+      bpreg: cfg.bpreg,
+      eluParam: cfg.eluParam,
+      excludeMask: excludeT,
+      hingeTries: triesT,
+      hingeMargin: cfg.adaptiveHingeMargin,
+    });
     return tf.mul(l, n / cfg.batchSize);
   };
 }

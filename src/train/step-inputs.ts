@@ -27,6 +27,8 @@ export interface StepInputs {
   resetKeep: Float32Array | null;
   /** [n × R] accidental-hit mask (see accidentalHitMask), or null when there is none to remove. */
   exclude: Float32Array | null;
+  /** adaptive-hinge only: [n × adaptiveHingeTries] the columns each row tries, in order (see hingeTries); else null. */
+  hingeTries: Int32Array | null;
 }
 
 /**
@@ -49,6 +51,7 @@ export class StepInputAssembler {
   private readonly embedMaskBuf: Float32Array | null;
   private readonly hiddenMaskBufs: Array<Float32Array | null>;
   private readonly excludeBuf: Float32Array | null;
+  private readonly hingeTriesBuf: Int32Array | null;
   private readonly rowsOfTarget = new Map<number, number[]>();
   private readonly inputs: StepInputs;
 
@@ -77,6 +80,7 @@ export class StepInputAssembler {
     this.embedMaskBuf = config.dropoutPEmbed > 0 && !model.oneHotInput ? new Float32Array(B * embedDim) : null;
     this.hiddenMaskBufs = arch.hiddenSizes.map((h) => (config.dropoutPHidden > 0 ? new Float32Array(B * h) : null));
     this.excludeBuf = config.removeAccidentalHits ? new Float32Array(B * R) : null;
+    this.hingeTriesBuf = config.loss === 'adaptive-hinge' ? new Int32Array(B * config.adaptiveHingeTries) : null;
     this.inputs = {
       n: 0,
       R: 0,
@@ -87,6 +91,7 @@ export class StepInputAssembler {
       hiddenMasks: this.hiddenMaskBufs.map(() => null),
       resetKeep: null,
       exclude: null,
+      hingeTries: null,
     };
   }
 
@@ -130,6 +135,7 @@ export class StepInputAssembler {
     }
     out.resetKeep = batch.anyReset ? this.resetKeepOf(batch) : null;
     out.exclude = this.excludeBuf ? accidentalHitMask(outIds, n, this.excludeBuf, this.rowsOfTarget) : null;
+    out.hingeTries = this.hingeTriesBuf ? hingeTries(outIds, n, cfg.adaptiveHingeTries, this.hingeTriesBuf) : null;
     return out;
   }
 
@@ -154,6 +160,33 @@ export class StepInputAssembler {
     for (let i = 0; i < len; i++) buf[i] = rng.next() < p ? 0 : keep;
     return buf.subarray(0, len);
   }
+}
+
+/**
+ * The negatives each row of a step tries, in order, for the adaptive hinge: an [n × k] row-major
+ * list of columns of the [n, R] score matrix, −1 after the last when a row has fewer than k. Row i
+ * tries the popularity samples (columns n..R−1) first, starting at sample (i·k) mod nSample so that
+ * rows draw different samples while n·k ≤ nSample, then the other rows' targets. The samples are
+ * fresh draws every step, so a fixed order is still a random draw. A column holding row i's own
+ * target item is never a try (it is no negative, and its hinge would have zero gradient).
+ */
+export function hingeTries(outIds: Int32Array, n: number, k: number, buf: Int32Array): Int32Array {
+  const R = outIds.length;
+  const nSample = R - n;
+  if (buf.length < n * k) throw new Error(`hingeTries: need a buffer of n·k = ${n * k}, got ${buf.length}`);
+  const tries = buf.subarray(0, n * k);
+  for (let i = 0; i < n; i++) {
+    const target = outIds[i];
+    let t = 0;
+    const take = (j: number): void => {
+      if (t < k && outIds[j] !== target) tries[i * k + t++] = j;
+    };
+    const start = nSample > 0 ? (i * k) % nSample : 0;
+    for (let s = 0; s < nSample && t < k; s++) take(n + ((start + s) % nSample));
+    for (let d = 1; d < n && t < k; d++) take((i + d) % n);
+    tries.fill(-1, i * k + t, (i + 1) * k);
+  }
+  return tries;
 }
 
 /**

@@ -9,6 +9,8 @@ import assert from 'node:assert/strict';
 import kafkajs from 'kafkajs';
 import { DEFAULT_TOPOLOGY, loadConfig, namespaced, type StreamrecConfig } from '../../src/config/config.ts';
 import { createKafka, ensureTopics } from '../../src/kafka/client.ts';
+import { confluentAvailability } from '../../src/kafka/confluent-client.ts';
+import { createKafkaClient } from '../../src/kafka/create-client.ts';
 import { removeDataDir, startLocalBroker, type LocalBroker } from '../../scripts/kafka/local-broker.ts';
 import { collect } from '../support/kafka.ts';
 
@@ -120,3 +122,25 @@ test('SASL: the plaintext listener of the same broker still takes unauthenticate
   await admin.disconnect();
   assert.notEqual(outcome, 'answered', `an unauthenticated client got ${outcome}`);
 });
+
+const confluent = confluentAvailability();
+for (const mechanism of ['plain', 'scram-sha-256']) {
+  test(`SASL ${mechanism} on the confluent client: topics created, records produced and read back`, {
+    skip: confluent.available ? false : `confluent client unavailable: ${confluent.reason}`,
+  }, async () => {
+    const cfg = saslConfig(mechanism);
+    const client = createKafkaClient(cfg, '-test-sasl-ck', 'confluent');
+    const admin = client.admin();
+    await admin.connect();
+    await ensureTopics(admin, cfg);
+    await admin.disconnect();
+    const producer = client.producer();
+    await producer.connect();
+    const values = Array.from({ length: 20 }, (_, i) => `ck-${mechanism}-${i}`);
+    await producer.sendBatch([{ topic: cfg.topics.clicks.name, messages: values.map((v) => ({ key: v, value: v })) }]);
+    await producer.disconnect();
+    const got: string[] = [];
+    await client.readToEnd(cfg.topics.clicks.name, (_p, ms) => got.push(...ms.map((m) => String(m.value))), { timeoutMs: 30_000 });
+    assert.deepEqual(got.sort(), [...values].sort());
+  });
+}

@@ -25,7 +25,9 @@ let counter = 0;
 /** A config whose topics and groups are unique to this test. */
 export async function testConfig(name: string, overrides: (c: StreamrecConfig) => void = () => undefined): Promise<StreamrecConfig> {
   const b = await brokers();
-  const base = loadConfig(undefined, { KAFKA_BROKERS: b });
+  // STREAMREC_KAFKA__CLIENT=confluent runs the whole suite's serving on the other client.
+  const client = process.env.STREAMREC_KAFKA__CLIENT;
+  const base = loadConfig(undefined, { KAFKA_BROKERS: b, ...(client ? { STREAMREC_KAFKA__CLIENT: client } : {}) });
   const cfg = namespaced(base, `t-${name}-${process.pid}-${Date.now().toString(36)}-${counter++}`, 3);
   cfg.serving = { ...base.serving, batch: { maxSize: 64, maxWaitMs: 5 } };
   overrides(cfg);

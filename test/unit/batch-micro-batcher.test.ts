@@ -101,3 +101,52 @@ test('betweenBatches runs after the batch in flight and before queued chunks, ne
   // With nothing in flight it runs at once.
   assert.equal(await b.betweenBatches(async () => 'idle'), 'idle');
 });
+
+test('a chunk resolves with its batch result', async () => {
+  let n = 0;
+  const b = new MicroBatcher<number, string>(10, async (chunks) => `batch ${++n} of ${chunks.length}`);
+  assert.equal(await b.submit(chunk(0, 2)), 'batch 1 of 1');
+});
+
+test('whenDry runs once the queue stays empty, not between a chunk and its caller’s next one', async () => {
+  const log: string[] = [];
+  const b = new MicroBatcher<number>(
+    4,
+    async (chunks) => void log.push(`batch ${chunks.map((c) => c.records.length)}`),
+    async () => void log.push('dry'),
+  );
+  // One caller hands over its records chunk after chunk, as a fetch does: the batcher must not
+  // see "dry" in the microtask gap between one chunk resolving and the next being submitted.
+  const caller = (async () => {
+    for (let i = 0; i < 3; i++) await b.submit(chunk(0, 4, i * 4));
+  })();
+  await caller;
+  await b.idle();
+  assert.deepEqual(log, ['batch 4', 'batch 4', 'batch 4', 'dry']);
+});
+
+test('chunks submitted while whenDry runs wait for it, then are processed; the hook runs again after them', async () => {
+  const log: string[] = [];
+  let releaseDry!: () => void;
+  const dryGate = new Promise<void>((r) => (releaseDry = r));
+  let dries = 0;
+  const b = new MicroBatcher<number>(
+    10,
+    async (chunks) => void log.push(`batch ${chunks.map((c) => c.partition)}`),
+    async () => {
+      log.push('dry');
+      if (++dries === 1) await dryGate;
+    },
+  );
+  const first = b.submit(chunk(0, 1));
+  await first;
+  // The loop is now inside whenDry (after the setImmediate yield).
+  await new Promise((r) => setImmediate(r));
+  await new Promise((r) => setImmediate(r));
+  const second = b.submit(chunk(1, 1));
+  assert.deepEqual(log, ['batch 0', 'dry']);
+  releaseDry();
+  await second;
+  await b.idle();
+  assert.deepEqual(log, ['batch 0', 'dry', 'batch 1', 'dry']);
+});

@@ -83,6 +83,7 @@ test('registry and continuous-training fields load with their documented default
     checkpointEveryEvents: 20_000,
     preset: 'rsc15-xe-fast',
     metricsPort: 9465,
+    sync: { enabled: false, intervalMs: 2000, snapshotEveryDeltas: 30, snapshotEveryMs: 300_000, rollbackWindowEvents: 2000, rollbackMargin: 0.05, pollMs: 200 },
   });
 });
 
@@ -101,7 +102,7 @@ test('model.kind registry needs no model.path; the new sections are required and
     [(r) => (r.train.preset = ' '), 'config: train.preset: expected a preset name, got " "'],
     [
       (r) => (r.train.epochs = 3),
-      'config: train.epochs: unknown field (known: windowEvents, minItemCount, itemTtlEvents, gateWindowEvents, gateMargin, checkpointEveryEvents, preset, metricsPort)',
+      'config: train.epochs: unknown field (known: windowEvents, minItemCount, itemTtlEvents, gateWindowEvents, gateMargin, checkpointEveryEvents, preset, metricsPort, sync)',
     ],
   ];
   for (const [mutate, expected] of cases) {

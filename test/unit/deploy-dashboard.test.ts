@@ -29,6 +29,7 @@ import { createTrainerStats, recordWindow, registerTrainerInstruments } from '..
 import { MONITOR_INSTRUMENTS } from '../../src/monitor/monitor-instruments.ts';
 import { registerMonitorInstruments } from '../../src/monitor/monitor-instruments.ts';
 import { OnlineQuality } from '../../src/metrics/online-quality.ts';
+import { syncInstruments } from '../../src/metrics/sync-instruments.ts';
 import {
   allPanels,
   expandVariables,
@@ -214,6 +215,10 @@ before(async () => {
       2,
     );
     serving.recordSwapPause(4);
+    // Incremental sync: one applied delta's freshness, one automatic rollback.
+    const sync = syncInstruments(t.meter);
+    sync.freshness.record(3.5);
+    sync.rollbacks.add(1, { trigger: 'automatic' });
   });
   // Trainer: two window reports, one gate passed against a serving version, one rejected.
   const trainer = createTrainerStats();

@@ -11,6 +11,7 @@ import { loadConfig } from '../../src/config/config.ts';
 import { serveHttp } from '../../src/metrics/http-server.ts';
 import { INSTRUMENTS, type InstrumentSpec, prometheusSeries, STAGES } from '../../src/metrics/instruments.ts';
 import { createTelemetry, type Telemetry } from '../../src/metrics/telemetry.ts';
+import { syncInstruments } from '../../src/metrics/sync-instruments.ts';
 import { createTrainerStats, recordWindow, registerTrainerInstruments } from '../../src/metrics/trainer-instruments.ts';
 import { attachStats, instrumentServing } from '../../src/serving/instrumentation.ts';
 import { type BatchCommitted, ServingEvents } from '../../src/serving/serving-events.ts';
@@ -74,6 +75,10 @@ function processes() {
   events.emit('modelSwapped', { from: 'v1', to: 'v2', sessions: 2, pauseMs: 12, itemsRemoved: 0, itemsAdded: 1 });
   events.emit('lag', { partition: 1, records: 17 });
   events.emit('batchAborted', { partitions: [0], events: 3, reason: 'test', error: new Error('test'), consecutive: 1 });
+  // Incremental sync (the delta follower records these as deltas are applied and rolled back).
+  const sync = syncInstruments(serving.meter);
+  sync.freshness.record(3.5);
+  sync.rollbacks.add(1, { trigger: 'automatic' });
 
   const trainerStats = createTrainerStats();
   const trainer = createTelemetry({ serviceName: 'streamrec-trainer', instanceId: 'trainer-0' });

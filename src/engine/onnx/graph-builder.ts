@@ -10,7 +10,9 @@
  * anyway; and there is no mLSTM op. The basic-op graph keeps the weights contract's tensors as
  * initializers unchanged, one definition for every cell.
  */
-import { cellOf, layerPrefix, stateSizes, validateWeights, inputTableName, type Gru4RecWeights } from '../../model/weights.ts';
+import { cellOf, headOf, layerPrefix, stateSizes, validateWeights, inputTableName, type Gru4RecWeights } from '../../model/weights.ts';
+import { headScoresGraph } from './head-graph.ts';
+import { dotScoresGraph, planBlocks, topKGraph, type ScoringMode } from './scoring-graph.ts';
 import { encodeModel, DataType, type OnnxModel, type OnnxNode, type OnnxTensor, type OnnxValueInfo } from './onnx-proto.ts';
 
 export interface ExportOptions {
@@ -23,6 +25,11 @@ export interface ExportOptions {
   maxExclude?: number;
   /** Also output the full score matrix `scores` [B, nItems] (evaluation, tests). */
   outputScores?: boolean;
+  /**
+   * Scoring and top-K (onnx/scoring-graph.ts): 'blocked' (default: bias folded into the product,
+   * block-maxima top-K where the blocks are long enough) or 'plain', the previous Gemm + one TopK, kept for comparison.
+   */
+  scoring?: ScoringMode;
 }
 
 /** The encoder-only graph: item + hidden states in, next hidden states out, no scoring (InferenceEngine.encode). */
@@ -188,19 +195,19 @@ export function buildGraph(weights: Gru4RecWeights, opts: ExportOptions, scoring
     };
   }
 
-  // Scores over the whole catalogue: h_last · Wyᵀ + by as one Gemm with transB, so Wy is used in its
-  // stored [nItems, H] layout (ORT pre-packs the constant operand once at load).
+  // The scores of a batch [B, width] (the seam every head plugs into), then their exact top-k
+  // (onnx/scoring-graph.ts). The dot head's product may pad the catalogue to a multiple of the
+  // top-K's block size (padded columns score −Infinity); a mixture head or the `scores` output
+  // is exactly nItems wide, so its blocks must divide nItems or the top-K runs unblocked.
   const hLast = hiddenSizes[hiddenSizes.length - 1];
-  const gemmInputs = [hPrev, w('out.Wy')];
-  if (arch.useBias) gemmInputs.push(w('out.by'));
-  const scores = opts.outputScores
-    ? g.op('Gemm', gemmInputs, GraphNames.scores, { transB: { kind: 'int', value: 1 } })[0]
-    : g.apply('Gemm', gemmInputs, { transB: { kind: 'int', value: 1 } });
-  g.op('TopK', [scores, g.int64Init('topk_k', [k])], [GraphNames.topScores, GraphNames.topIndices], {
-    axis: { kind: 'int', value: -1 },
-    largest: { kind: 'int', value: 1 },
-    sorted: { kind: 'int', value: 1 },
-  });
+  const mode: ScoringMode = opts.scoring ?? 'blocked';
+  const dotHead = headOf(arch) === 'dot';
+  const plan = mode === 'blocked' ? planBlocks(nItems, k, dotHead && !opts.outputScores) : null;
+  // A mixture head scores through its own nodes (onnx/head-graph.ts).
+  const scores = dotHead
+    ? dotScoresGraph(g, w, tensors, arch.useBias, hPrev, mode, plan, opts.outputScores ? GraphNames.scores : undefined)
+    : headScoresGraph(g, w, arch, hPrev, opts.outputScores ? GraphNames.scores : undefined);
+  topKGraph(g, scores, k, plan, GraphNames.topScores, GraphNames.topIndices);
   outputs.push({ name: GraphNames.topScores, elemType: DataType.FLOAT, shape: ['batch', k] });
   outputs.push({ name: GraphNames.topIndices, elemType: DataType.INT64, shape: ['batch', k] });
   if (opts.outputScores) outputs.push({ name: GraphNames.scores, elemType: DataType.FLOAT, shape: ['batch', nItems] });

@@ -1,6 +1,6 @@
 import type { SessionData } from '../../data/sessions.ts';
 import { Gru4Rec } from '../../model/gru4rec.ts';
-import { gru4recPreset, type Gru4RecConfig } from '../../model/gru4rec-config.ts';
+import { gru4recPreset, headConfigOf, type Gru4RecConfig } from '../../model/gru4rec-config.ts';
 import type { Gru4RecArch, Gru4RecWeights } from '../../model/weights.ts';
 import { trainSteps } from '../fit.ts';
 import { Gru4RecTrainer } from '../gru4rec-trainer.ts';
@@ -9,6 +9,7 @@ import { growCatalogue } from './catalogue-growth.ts';
 import type { OptimizerState } from '../optimizer.ts';
 import { optimizerStateFits, type SavedOptimizer } from '../optimizer-file.ts';
 import { type TrainerCheckpoint, writeCheckpoint } from './checkpoint-file.ts';
+import type { TrainerSync } from './delta-sync.ts';
 import type { FollowOptions } from './follow-options.ts';
 import { type GateRecord, runGate, type ScoredModel } from './promotion-gate.ts';
 import { type CatalogueCounts, StreamCatalogue } from './stream-catalogue.ts';
@@ -76,6 +77,12 @@ export interface StreamTrainerOptions {
   /** Null: no registry, every gate is scored against nothing and nothing is published. */
   target: PromotionTarget | null;
   onWindow?: (r: WindowReport) => void;
+  /**
+   * Incremental sync (train.sync.enabled): training windows also close every sync.intervalMs and
+   * each trained window is handed to sync as a delta; a gate window (and its snapshot) comes
+   * only when sync says one is due, not after every training window.
+   */
+  sync?: TrainerSync;
 }
 
 /** The fine-tuning config of a model: the preset's loss, optimizer and sampling, the model's architecture, one pass. */
@@ -86,6 +93,8 @@ export function followConfig(preset: string, arch: Gru4RecArch, seed?: number): 
     constrainedEmbedding: arch.constrainedEmbedding,
     useBias: arch.useBias,
     ...(arch.cell ? { cell: arch.cell } : {}),
+    // The head is architecture too: a mixture-head model fine-tunes as one, not as a dot head.
+    ...headConfigOf(arch),
     nEpochs: 1,
     ...(seed === undefined ? {} : { seed }),
   });
@@ -117,12 +126,17 @@ export class StreamTrainer {
   private pendingEvents = 0;
   private sinceCheckpoint = 0;
   private supportBuf: Float64Array;
+  /** Wall time of the last delta, and the append times of the clicks of the window being filled (sync only). */
+  private lastSyncAt = 0;
+  private newestAppend: number | null = null;
+  private oldestAppend: number | null = null;
   /** How the optimizer started: resumed, from the starting model's state, or fresh (and why). */
   readonly optimizerStart: string;
 
   /** A trainer starting from a model (at its training offsets, if it has them), or resuming a checkpoint. */
   constructor(o: StreamTrainerOptions, start: StartingModel | TrainerCheckpoint) {
     this.o = o;
+    if (o.sync) this.lastSyncAt = o.sync.now();
     const { options } = o;
     const catalogueOptions = { minItemCount: options.minItemCount, itemTtlEvents: options.itemTtlEvents, halfLifeEvents: 10 * options.windowEvents };
     this.window = new WindowSessions(Math.max(options.windowEvents, options.gateWindowEvents), 2 * options.windowEvents);
@@ -185,16 +199,41 @@ export class StreamTrainer {
     return this.rejected;
   }
 
-  /** One decoded click at (partition, offset). Closes the window when it is full. */
-  async event(session: string, itemId: string, partition: number, offset: number): Promise<WindowReport | null> {
+  /**
+   * One decoded click at (partition, offset), appended to the clicks topic at `appendedAt`
+   * (epoch ms; what deltas report freshness from). Closes the window when it is full, or, with
+   * sync, when a training window has been open sync.intervalMs.
+   */
+  async event(session: string, itemId: string, partition: number, offset: number, appendedAt?: number): Promise<WindowReport | null> {
     this.positions.set(partition, offset + 1);
     this.events++;
     this.windowEvents++;
     const item = this.catalogue.observe(itemId, this.events);
     if (item < 0) this.pendingEvents++;
     else this.window.add(session, item);
+    if (appendedAt !== undefined && Number.isFinite(appendedAt)) {
+      if (this.newestAppend === null || appendedAt > this.newestAppend) this.newestAppend = appendedAt;
+      if (this.oldestAppend === null || appendedAt < this.oldestAppend) this.oldestAppend = appendedAt;
+    }
     const target = this.phase === 'train' ? this.o.options.windowEvents : this.o.options.gateWindowEvents;
-    return this.windowEvents >= target ? this.closeWindow() : null;
+    const syncDue = this.o.sync !== undefined && this.phase === 'train' && this.o.sync.now() - this.lastSyncAt >= this.o.sync.intervalMs;
+    return this.windowEvents >= target || syncDue ? this.closeWindow() : null;
+  }
+
+  /**
+   * With sync, closes the training window when its interval is up even though no click came to
+   * close it (a quiet stream): the clicks it holds reach serving now, not at the next click.
+   * Never call it while an event() is in progress.
+   */
+  async closeDueWindow(): Promise<WindowReport | null> {
+    const sync = this.o.sync;
+    if (!sync || this.phase !== 'train' || this.windowEvents === 0 || sync.now() - this.lastSyncAt < sync.intervalMs) return null;
+    return this.closeWindow();
+  }
+
+  /** Interval of the sync windows in ms, or null without sync. */
+  get syncIntervalMs(): number | null {
+    return this.o.sync?.intervalMs ?? null;
   }
 
   /** A record that did not decode: counted, and the position moves past it. */
@@ -238,14 +277,19 @@ export class StreamTrainer {
       gate = await runGate(data, { model: this.model, itemIds: this.catalogue.ids }, serving, this.o.options.gateMargin);
       if (gate.passed && this.o.target) {
         const optimizer = { optimizer: this.config.optimizer, momentum: this.config.momentum, state: this.trainer.optimizerState() };
-        published = await this.o.target.publish({ ...this.snapshot(), config: this.config, parent: this.parent, gate, trainingOffsets: this.candidateOffsets, optimizer });
+        const candidate = this.snapshot();
+        published = await this.o.target.publish({ ...candidate, config: this.config, parent: this.parent, gate, trainingOffsets: this.candidateOffsets, optimizer });
         this.parent = published;
+        // The snapshot's deltas start from exactly the weights it was published with.
+        await this.o.sync?.snapshotted(published, candidate);
       }
     }
     const t0 = performance.now();
     const fit = this.train(data);
     const seconds = (performance.now() - t0) / 1000;
-    this.phase = phase === 'train' ? 'gate' : 'train';
+    if (this.o.sync) await this.syncDelta();
+    // With sync, snapshots (gates) come when due; in between, every window trains and ships a delta.
+    this.phase = phase === 'train' && (!this.o.sync || this.o.sync.snapshotDue()) ? 'gate' : 'train';
     // The next gate's candidate is the model as it is now: trained through this window.
     if (this.phase === 'gate') this.candidateOffsets = this.offsets();
     this.sinceCheckpoint += events;
@@ -268,6 +312,15 @@ export class StreamTrainer {
     };
     this.o.onWindow?.(report);
     return report;
+  }
+
+  /** The trained window as a delta: the weights now, stamped with the append times of the clicks it trained on. */
+  private async syncDelta(): Promise<void> {
+    const stamp = { newestClickAt: this.newestAppend, oldestClickAt: this.oldestAppend, trainingOffsets: this.offsets() };
+    this.newestAppend = null;
+    this.oldestAppend = null;
+    this.lastSyncAt = this.o.sync!.now();
+    await this.o.sync!.trained(this.snapshot(), stamp);
   }
 
   /** One pass over the window's sessions, from fresh hidden states (rows are laid out anew per window). */
