@@ -90,7 +90,9 @@ function buildConfluent(cached, failed) {
   const r = spawnSync('npm', ['install', '--no-audit', '--no-fund', '--no-save', `@confluentinc/kafka-javascript@${CKJS_VERSION}`], {
     cwd: staging,
     stdio: ['ignore', 'ignore', 'inherit'],
-    env: { ...process.env, CKJS_LINKING: 'dynamic' },
+    // node-gyp downloads the Node headers unless told where they are; offline that fails. A Node
+    // installed from packages ships them beside its binary (<prefix>/include/node).
+    env: { ...process.env, CKJS_LINKING: 'dynamic', ...nodeHeadersDir() },
   });
   const pkg = join(staging, 'node_modules', '@confluentinc', 'kafka-javascript');
   if (r.status !== 0 || !existsSync(join(pkg, 'build', 'Release', 'confluent-kafka-javascript.node'))) {
@@ -108,4 +110,11 @@ function buildConfluent(cached, failed) {
   rmSync(cached, { recursive: true, force: true });
   renameSync(staging, cached);
   writeFileSync(join(cached, '.complete'), `built in ${((Date.now() - started) / 1000).toFixed(0)} s on ${new Date().toISOString()}\n`);
+}
+
+/** npm_config_nodedir for node-gyp when this Node's own headers are installed (and none is configured). */
+function nodeHeadersDir() {
+  if (process.env.npm_config_nodedir) return {};
+  const prefix = dirname(dirname(process.execPath));
+  return existsSync(join(prefix, 'include', 'node', 'node.h')) ? { npm_config_nodedir: prefix } : {};
 }
