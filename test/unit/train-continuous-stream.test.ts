@@ -229,3 +229,16 @@ test('the gate rejects a deliberately worse candidate (weights trained on shuffl
     badModel.dispose();
   }
 });
+
+test("followConfig keeps the model's head: a mixture-head model fine-tunes as one, and archOf gives the head back", async () => {
+  const { followConfig } = await import('../../src/train/continuous/stream-trainer.ts');
+  const arch = { nItems: 10, embeddingDim: 0, hiddenSizes: [8], constrainedEmbedding: false, useBias: true, head: 'mixture-of-cosines' as const, tastes: 3, temperature: 0.2 };
+  const cfg = followConfig('rsc15-xe-fast', arch);
+  assert.equal(cfg.head, 'mixture-of-cosines');
+  assert.equal(cfg.tastes, 3);
+  assert.equal(cfg.cosineTemperature, 0.2);
+  const back = archOf(cfg, 10);
+  assert.equal(back.head, 'mixture-of-cosines');
+  assert.equal(back.tastes, 3);
+  assert.equal(followConfig('rsc15-xe-fast', { ...arch, head: undefined, tastes: undefined, temperature: undefined }).head, 'dot');
+});
