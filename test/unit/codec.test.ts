@@ -35,10 +35,14 @@ test('recommendation and dead-letter round trips', () => {
       itemIds: ['a', 'b'],
       scores: [0.5, 0.25],
       modelVersion: 'v1',
+      modelDelta: 3,
       producedAt: 2,
       latencyMs: 1.5,
     };
     assert.deepEqual(own(c.recommendation.decode(c.recommendation.encode(rec))), rec);
+    // A writer that knows no deltas (full versions only) leaves the field out: it reads as delta 0.
+    const { modelDelta: _, ...withoutDelta } = rec;
+    assert.deepEqual(own(c.recommendation.decode(c.recommendation.encode(withoutDelta))), { ...withoutDelta, modelDelta: 0 });
     const dl = {
       sourceTopic: 't',
       sourcePartition: 0,
