@@ -216,6 +216,7 @@ test('recommendation and dead-letter encodings pass their guards', () => {
     itemIds: ['a', 'b'],
     scores: [0.5, 0.25],
     modelVersion: 'v',
+    modelDelta: 4,
     producedAt: 2,
     latencyMs: 1,
   };
