@@ -25,7 +25,7 @@ const hnswlib = 'node_modules/hnswlib-node';
 const hnswlibFailed = 'node_modules/.hnswlib-node-build-failed';
 if (existsSync(`${hnswlib}/package.json`) && !existsSync(`${hnswlib}/build/Release/addon.node`) && !existsSync(hnswlibFailed)) {
   process.stderr.write('streamrec: building the optional hnswlib-node addon (npm rebuild hnswlib-node)…\n');
-  const r = spawnSync('npm', ['rebuild', 'hnswlib-node'], { stdio: 'inherit' });
+  const r = spawnSync('npm', ['rebuild', 'hnswlib-node'], { stdio: 'inherit', env: { ...process.env, ...nodeHeadersDir() } });
   if (r.status !== 0 || !existsSync(`${hnswlib}/build/Release/addon.node`)) {
     writeFileSync(hnswlibFailed, `npm rebuild hnswlib-node exited with ${r.status}\n`);
     process.stderr.write('streamrec: hnswlib-node did not build (optional; usearch stays the ANN library)\n');
