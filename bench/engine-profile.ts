@@ -17,10 +17,11 @@ import * as ort from 'onnxruntime-node';
 import { createOrtEngine } from '../src/engine/ort-engine.ts';
 import type { StepOutput } from '../src/engine/engine.ts';
 import { buildEncoderGraph } from '../src/engine/onnx/graph-builder.ts';
-import { DataType, encodeModel, type OnnxNode, type OnnxTensor, type OnnxValueInfo } from '../src/engine/onnx/onnx-proto.ts';
-import { dotScoresGraph, topKGraph, type ScoringGraphOps } from '../src/engine/onnx/scoring-graph.ts';
+import { DataType, encodeModel, type OnnxValueInfo } from '../src/engine/onnx/onnx-proto.ts';
+import { dotScoresGraph, topKGraph } from '../src/engine/onnx/scoring-graph.ts';
 import type { Gru4RecArch, NamedTensor } from '../src/model/weights.ts';
 import { seededRandom, syntheticWeights } from '../test/support/synthetic-weights.ts';
+import { GraphBuilder } from '../src/engine/onnx/graph-ops.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -52,7 +53,7 @@ const int = (value: number) => ({ kind: 'int' as const, value });
  */
 function scoringGraph(Wy: NamedTensor, by: NamedTensor, nItems: number, variant: string): Uint8Array {
   const [kind, arg] = variant.split(':');
-  const g = new ProfileGraph();
+  const g = new GraphBuilder();
   const k = g.int64Init('k', [K]);
   let outputs: OnnxValueInfo[] = [
     { name: 'v', elemType: DataType.FLOAT, shape: ['batch', K] },
@@ -101,31 +102,8 @@ function scoringGraph(Wy: NamedTensor, by: NamedTensor, nItems: number, variant:
     opsetVersion: 17,
     producerName: 'streamrec-profile',
     producerVersion: '1',
-    graph: { name: 'scoring', nodes: g.nodes, initializers: g.inits, inputs: [{ name: 'h', elemType: DataType.FLOAT, shape: ['batch', H] }], outputs },
+    graph: { name: 'scoring', nodes: g.nodes, initializers: g.initializers, inputs: [{ name: 'h', elemType: DataType.FLOAT, shape: ['batch', H] }], outputs },
   });
-}
-
-/** Collects nodes and initializers (the ScoringGraphOps the scoring module builds into). */
-class ProfileGraph implements ScoringGraphOps {
-  readonly nodes: OnnxNode[] = [];
-  readonly inits: OnnxTensor[] = [];
-  private n = 0;
-  op(opType: string, inputs: string[], outputs: string[] | string, attributes?: OnnxNode['attributes']): string[] {
-    const outs = typeof outputs === 'string' ? [outputs] : outputs;
-    this.nodes.push({ opType, inputs, outputs: outs, attributes });
-    return outs;
-  }
-  apply(opType: string, inputs: string[], attributes?: OnnxNode['attributes']): string {
-    return this.op(opType, inputs, `t${this.n++}`, attributes)[0];
-  }
-  floatInit(name: string, dims: number[], data: Float32Array): string {
-    this.inits.push({ name, dims, dataType: DataType.FLOAT, data });
-    return name;
-  }
-  int64Init(name: string, values: number[]): string {
-    this.inits.push({ name, dims: [values.length], dataType: DataType.INT64, data: BigInt64Array.from(values.map(BigInt)) });
-    return name;
-  }
 }
 
 interface Part {

@@ -1,40 +1,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as ort from 'onnxruntime-node';
-import { DataType, encodeModel, type OnnxNode, type OnnxTensor } from '../../src/engine/onnx/onnx-proto.ts';
-import { foldedTable, MIN_BLOCK, planBlocks, topKGraph, type BlockPlan, type ScoringGraphOps } from '../../src/engine/onnx/scoring-graph.ts';
+import { DataType, encodeModel } from '../../src/engine/onnx/onnx-proto.ts';
+import { foldedTable, MIN_BLOCK, planBlocks, topKGraph, type BlockPlan } from '../../src/engine/onnx/scoring-graph.ts';
 import { createOrtEngine } from '../../src/engine/ort-engine.ts';
 import type { ExcludeLists, StepOutput } from '../../src/engine/engine.ts';
 import type { Gru4RecArch } from '../../src/model/weights.ts';
 import { referenceStep, referenceTopK } from '../support/reference-engine.ts';
 import { seededRandom, syntheticWeights } from '../support/synthetic-weights.ts';
-
-/** The smallest ScoringGraphOps: collects nodes and initializers for a one-purpose test graph. */
-class TinyGraph implements ScoringGraphOps {
-  readonly nodes: OnnxNode[] = [];
-  readonly inits: OnnxTensor[] = [];
-  private n = 0;
-  op(opType: string, inputs: string[], outputs: string[] | string, attributes?: OnnxNode['attributes']): string[] {
-    const outs = typeof outputs === 'string' ? [outputs] : outputs;
-    this.nodes.push({ opType, inputs, outputs: outs, attributes });
-    return outs;
-  }
-  apply(opType: string, inputs: string[], attributes?: OnnxNode['attributes']): string {
-    return this.op(opType, inputs, `t${this.n++}`, attributes)[0];
-  }
-  floatInit(name: string, dims: number[], data: Float32Array): string {
-    this.inits.push({ name, dims, dataType: DataType.FLOAT, data });
-    return name;
-  }
-  int64Init(name: string, values: number[]): string {
-    this.inits.push({ name, dims: [values.length], dataType: DataType.INT64, data: BigInt64Array.from(values.map(BigInt)) });
-    return name;
-  }
-}
+import { GraphBuilder } from '../../src/engine/onnx/graph-ops.ts';
 
 /** Runs topKGraph alone on a given [B, width] score matrix. */
 async function topKOf(scores: Float32Array, rows: number, width: number, k: number, plan: BlockPlan | null): Promise<{ idx: number[]; val: number[] }> {
-  const g = new TinyGraph();
+  const g = new GraphBuilder();
   topKGraph(g, 'scores', k, plan, 'v', 'i');
   const bytes = encodeModel({
     irVersion: 8,
@@ -44,7 +22,7 @@ async function topKOf(scores: Float32Array, rows: number, width: number, k: numb
     graph: {
       name: 'topk',
       nodes: g.nodes,
-      initializers: g.inits,
+      initializers: g.initializers,
       inputs: [{ name: 'scores', elemType: DataType.FLOAT, shape: ['batch', width] }],
       outputs: [
         { name: 'v', elemType: DataType.FLOAT, shape: ['batch', k] },

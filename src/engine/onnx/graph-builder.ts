@@ -13,7 +13,8 @@
 import { cellOf, headOf, layerPrefix, stateSizes, validateWeights, inputTableName, type Gru4RecWeights } from '../../model/weights.ts';
 import { headScoresGraph } from './head-graph.ts';
 import { dotScoresGraph, planBlocks, topKGraph, type ScoringMode } from './scoring-graph.ts';
-import { encodeModel, DataType, type OnnxModel, type OnnxNode, type OnnxTensor, type OnnxValueInfo } from './onnx-proto.ts';
+import { encodeModel, DataType, type OnnxModel, type OnnxValueInfo } from './onnx-proto.ts';
+import { GraphBuilder } from './graph-ops.ts';
 
 export interface ExportOptions {
   /** Items the serving loop emits per event. */
@@ -55,38 +56,6 @@ export const GraphNames = {
 /** Candidates TopK returns per row: topK + maxExclude, capped by the catalogue size. */
 export function candidateCount(nItems: number, topK: number, maxExclude: number): number {
   return Math.min(nItems, topK + maxExclude);
-}
-
-class GraphBuilder {
-  readonly nodes: OnnxNode[] = [];
-  readonly initializers: OnnxTensor[] = [];
-  private counter = 0;
-
-  /** A fresh intermediate name, prefixed for readability in Netron and error messages. */
-  tmp(prefix: string): string {
-    return `${prefix}_${this.counter++}`;
-  }
-
-  op(opType: string, inputs: string[], outputs: string[] | string, attributes?: OnnxNode['attributes']): string[] {
-    const outs = typeof outputs === 'string' ? [outputs] : outputs;
-    this.nodes.push({ opType, inputs, outputs: outs, name: `${opType}_${this.nodes.length}`, attributes });
-    return outs;
-  }
-
-  /** Single-output op whose result gets a generated name. */
-  apply(opType: string, inputs: string[], attributes?: OnnxNode['attributes']): string {
-    return this.op(opType, inputs, this.tmp(opType.toLowerCase()), attributes)[0];
-  }
-
-  floatInit(name: string, dims: number[], data: Float32Array): string {
-    this.initializers.push({ name, dims, dataType: DataType.FLOAT, data });
-    return name;
-  }
-
-  int64Init(name: string, values: number[]): string {
-    this.initializers.push({ name, dims: [values.length], dataType: DataType.INT64, data: BigInt64Array.from(values.map(BigInt)) });
-    return name;
-  }
 }
 
 /** What a layer's nodes are built from: its input x (or gathered Wx0 rows), its state input and output names. */

@@ -14,16 +14,7 @@
  */
 import { NORM_EPSILON } from '../../model/heads.ts';
 import { headOf, type Gru4RecArch } from '../../model/weights.ts';
-import type { OnnxNode } from './onnx-proto.ts';
-
-/** What the head needs of graph-builder.ts's GraphBuilder (structurally the same methods). */
-export interface HeadGraphOps {
-  tmp(prefix: string): string;
-  op(opType: string, inputs: string[], outputs: string[] | string, attributes?: OnnxNode['attributes']): string[];
-  apply(opType: string, inputs: string[], attributes?: OnnxNode['attributes']): string;
-  floatInit(name: string, dims: number[], data: Float32Array): string;
-  int64Init(name: string, values: number[]): string;
-}
+import type { GraphBuilder } from './graph-ops.ts';
 
 const TRANS_B = { transB: { kind: 'int' as const, value: 1 } };
 const axis = (value: number) => ({ axis: { kind: 'int' as const, value } });
@@ -33,7 +24,7 @@ const axis = (value: number) => ({ axis: { kind: 'int' as const, value } });
  * catalogue and returns the name of the [B, nItems] scores (named `output` when given).
  * `w` adds a weight tensor as an initializer once and returns its name.
  */
-export function headScoresGraph(g: HeadGraphOps, w: (name: string) => string, arch: Gru4RecArch, h: string, output?: string): string {
+export function headScoresGraph(g: GraphBuilder, w: (name: string) => string, arch: Gru4RecArch, h: string, output?: string): string {
   const head = headOf(arch);
   const out = output ?? g.tmp('scores');
   const bias = arch.useBias ? [w('out.by')] : [];

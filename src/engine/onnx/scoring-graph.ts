@@ -28,15 +28,7 @@
  * breaks ties by the lower item index, as a TopK over the whole row does.
  */
 import type { NamedTensor } from '../../model/weights.ts';
-import type { OnnxNode } from './onnx-proto.ts';
-
-/** What this module needs of graph-builder.ts's GraphBuilder (structurally the same methods). */
-export interface ScoringGraphOps {
-  op(opType: string, inputs: string[], outputs: string[] | string, attributes?: OnnxNode['attributes']): string[];
-  apply(opType: string, inputs: string[], attributes?: OnnxNode['attributes']): string;
-  floatInit(name: string, dims: number[], data: Float32Array): string;
-  int64Init(name: string, values: number[]): string;
-}
+import type { GraphBuilder } from './graph-ops.ts';
 
 /**
  * 'blocked' (the default): folded bias, and the blocked top-K where planBlocks finds long enough
@@ -105,7 +97,7 @@ export function foldedTable(Wy: NamedTensor, by: NamedTensor | undefined, width:
  * must pass a plan without padding or none).
  */
 export function dotScoresGraph(
-  g: ScoringGraphOps,
+  g: GraphBuilder,
   w: (name: string) => string,
   tensors: Record<string, NamedTensor>,
   useBias: boolean,
@@ -132,7 +124,7 @@ export function dotScoresGraph(
  * [B, k] (int64 column indices), ties to the lower index: blocked when `plan` is given (its width
  * must equal the scores' width), else one TopK over the whole row.
  */
-export function topKGraph(g: ScoringGraphOps, scores: string, k: number, plan: BlockPlan | null, values: string, indices: string): void {
+export function topKGraph(g: GraphBuilder, scores: string, k: number, plan: BlockPlan | null, values: string, indices: string): void {
   const TOP = { axis: int(-1), largest: int(1), sorted: int(1) };
   const kName = g.int64Init('topk_k', [k]);
   if (!plan) {
