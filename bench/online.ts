@@ -307,9 +307,6 @@ async function runContinuous(config: StreamrecConfig, weights: Gru4RecWeights, i
   trainer.dispose();
   target.dispose();
   rmSync(checkpointDir, { recursive: true, force: true });
-  const trainSeconds = windows.reduce((s, w) => s + w.seconds, 0);
-  const trainedEvents = windows.reduce((s, w) => s + w.events, 0);
-  const last = windows.at(-1);
   const streamMinutes = clicks.length / RATE / 60;
   return {
     name: 'continuous',
@@ -326,16 +323,24 @@ async function runContinuous(config: StreamrecConfig, weights: Gru4RecWeights, i
       deltaPrepareMsP50: Number.NaN,
       deltaPauseMsP50: Number.NaN,
     },
-    trainer: {
-      windows: windows.length,
-      gates: windows.filter((w) => w.gate !== null).length,
-      trainedEvents,
-      trainSeconds,
-      eventsPerSec: trainedEvents / Math.max(trainSeconds, 1e-9),
-      gateAndUpkeepSeconds: trainerMs / 1000 - trainSeconds,
-      admitted: last?.catalogue.admitted ?? 0,
-      finalItems: last?.nItems ?? itemIds.length,
-    },
+    trainer: trainerSummary(windows, trainerMs, itemIds.length),
+  };
+}
+
+/** What a run's trainer did: windows and gates, events/s on its own training time, catalogue growth. */
+function trainerSummary(windows: readonly WindowReport[], trainerMs: number, startItems: number): NonNullable<RunResult['trainer']> {
+  const trainSeconds = windows.reduce((a, w) => a + w.seconds, 0);
+  const trainedEvents = windows.reduce((a, w) => a + w.events, 0);
+  const last = windows.at(-1);
+  return {
+    windows: windows.length,
+    gates: windows.filter((w) => w.gate !== null).length,
+    trainedEvents,
+    trainSeconds,
+    eventsPerSec: trainedEvents / Math.max(trainSeconds, 1e-9),
+    gateAndUpkeepSeconds: trainerMs / 1000 - trainSeconds,
+    admitted: last?.catalogue.admitted ?? 0,
+    finalItems: last?.nItems ?? startItems,
   };
 }
 
@@ -444,9 +449,6 @@ async function runDeltas(config: StreamrecConfig, weights: Gru4RecWeights, itemI
   trainer.dispose();
   target.dispose();
   rmSync(checkpointDir, { recursive: true, force: true });
-  const trainSeconds = windows.reduce((a, w) => a + w.seconds, 0);
-  const trainedEvents = windows.reduce((a, w) => a + w.events, 0);
-  const last = windows.at(-1);
   const streamMinutes = clicks.length / RATE / 60;
   console.error(
     `  deltas: ${prepares.length} deltas (${(deltaBytes / 1e6).toFixed(1)} MB) and ${promotions.length} snapshots (${(fullBytes / 1e6).toFixed(1)} MB) over ${streamMinutes.toFixed(1)} stream minutes`,
@@ -466,16 +468,7 @@ async function runDeltas(config: StreamrecConfig, weights: Gru4RecWeights, itemI
       deltaPrepareMsP50: quantile(prepares, 0.5),
       deltaPauseMsP50: quantile(pauses, 0.5),
     },
-    trainer: {
-      windows: windows.length,
-      gates: windows.filter((w) => w.gate !== null).length,
-      trainedEvents,
-      trainSeconds,
-      eventsPerSec: trainedEvents / Math.max(trainSeconds, 1e-9),
-      gateAndUpkeepSeconds: trainerMs / 1000 - trainSeconds,
-      admitted: last?.catalogue.admitted ?? 0,
-      finalItems: last?.nItems ?? itemIds.length,
-    },
+    trainer: trainerSummary(windows, trainerMs, itemIds.length),
   };
 }
 
