@@ -9,13 +9,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { StreamrecConfig } from '../../src/config/config.ts';
-import { type ClickEvent, makeCodecs, type Recommendation } from '../../src/ingest/codec.ts';
+import { type ClickEvent, makeCodecs } from '../../src/ingest/codec.ts';
 import { confluentAvailability } from '../../src/kafka/confluent-client.ts';
 import { createKafkaClient } from '../../src/kafka/create-client.ts';
 import { buildGru4RecRecommender } from '../../src/serving/create-recommender.ts';
 import { ServingApp } from '../../src/serving/serving-app.ts';
 import { childServer, clickWave } from '../support/drills.ts';
-import { collect, testConfig, waitFor } from '../support/kafka.ts';
+import { collect, recommendationsByEvent, testConfig, waitFor } from '../support/kafka.ts';
 import { TEST_ARCH, testItemIds } from '../support/serve-child.ts';
 import { syntheticWeights } from '../support/synthetic-weights.ts';
 
@@ -37,18 +37,6 @@ async function produce(cfg: StreamrecConfig, evs: ClickEvent[], rate = 0): Promi
   await producer.disconnect();
 }
 
-function byEvent(cfg: StreamrecConfig, recs: Awaited<ReturnType<typeof collect>>): Map<string, Recommendation> {
-  const codec = makeCodecs(cfg.wireFormat).recommendation;
-  const m = new Map<string, Recommendation>();
-  for (const r of recs) {
-    const rec = codec.decode(r.message.value);
-    const k = `${rec.sessionId}@${rec.eventTimestamp}`;
-    assert.ok(!m.has(k), `duplicate recommendation for ${k}`);
-    m.set(k, rec);
-  }
-  return m;
-}
-
 test('confluent: SIGKILL mid-stream between two serving processes: restored states, one committed recommendation per event, as an uninterrupted run', { skip }, async () => {
   const all = clickWave(40, 10, 0);
   // The reference: one in-process instance on the confluent client, never interrupted.
@@ -64,7 +52,7 @@ test('confluent: SIGKILL mid-stream between two serving processes: restored stat
   await produce(refCfg, all);
   await waitFor(() => ref.stats.eventsIn >= all.length, 90_000, 'reference run');
   await ref.stop();
-  const expected = byEvent(refCfg, await collect(refCfg, refCfg.topics.recommendations.name, all.length, { settleMs: 500 }));
+  const expected = recommendationsByEvent(refCfg, await collect(refCfg, refCfg.topics.recommendations.name, all.length, { settleMs: 500 }));
   assert.equal(expected.size, all.length);
 
   const cfg = await testConfig('confluent-kill', onConfluent);
@@ -80,7 +68,7 @@ test('confluent: SIGKILL mid-stream between two serving processes: restored stat
   const b2 = childServer(cfg, 'b', CONFLUENT); // same instance id: fences the dead one's open transaction
   await b2.ready;
   await producing;
-  const got = byEvent(cfg, await collect(cfg, cfg.topics.recommendations.name, all.length, { timeoutMs: 120_000, settleMs: 3000 }));
+  const got = recommendationsByEvent(cfg, await collect(cfg, cfg.topics.recommendations.name, all.length, { timeoutMs: 120_000, settleMs: 3000 }));
   for (const c of [a, b2]) {
     c.proc.kill('SIGTERM');
     await c.exited;

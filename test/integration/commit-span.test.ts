@@ -13,7 +13,7 @@ import { buildGru4RecRecommender } from '../../src/serving/create-recommender.ts
 import type { SpanCommitted } from '../../src/serving/serving-events.ts';
 import { ServingApp } from '../../src/serving/serving-app.ts';
 import { childServer, clickWave } from '../support/drills.ts';
-import { type Collected, collect, testConfig, waitFor } from '../support/kafka.ts';
+import { type Collected, collect, recommendationsByEvent, testConfig, waitFor } from '../support/kafka.ts';
 import { TEST_ARCH, testItemIds } from '../support/serve-child.ts';
 import { syntheticWeights } from '../support/synthetic-weights.ts';
 
@@ -42,19 +42,6 @@ const withCommit =
   (c: StreamrecConfig) => {
     c.serving = { ...c.serving, batch: { maxSize, maxWaitMs: 5 }, commit: { intervalMs, maxRecords: 100_000 } };
   };
-
-/** Recommendations by event; fails on a duplicate (exactly-once). */
-function byEvent(cfg: StreamrecConfig, recs: Collected[]): Map<string, Recommendation> {
-  const codec = makeCodecs(cfg.wireFormat).recommendation;
-  const m = new Map<string, Recommendation>();
-  for (const r of recs) {
-    const rec = codec.decode(r.message.value);
-    const k = `${rec.sessionId}@${rec.eventTimestamp}`;
-    assert.ok(!m.has(k), `duplicate recommendation for ${k}`);
-    m.set(k, rec);
-  }
-  return m;
-}
 
 function assertSameAs(got: Map<string, Recommendation>, ref: Map<string, Recommendation>): void {
   assert.equal(got.size, ref.size, 'one committed recommendation per event');
@@ -100,7 +87,7 @@ async function reference(evs: ClickEvent[]): Promise<Map<string, Recommendation>
   await app.stop();
   // intervalMs 0 is the old behaviour: one transaction per micro-batch.
   assert.ok(spans.length > 1 && spans.every((s) => s.batches === 1), 'intervalMs 0 commits every micro-batch');
-  const map = byEvent(cfg, await collect(cfg, cfg.topics.recommendations.name, evs.length, { settleMs: 500 }));
+  const map = recommendationsByEvent(cfg, await collect(cfg, cfg.topics.recommendations.name, evs.length, { settleMs: 500 }));
   references.set(evs, map);
   return map;
 }
@@ -123,7 +110,7 @@ test('intervalMs 200: several micro-batches per transaction, each click one reco
   await waitFor(() => app.stats.eventsIn >= EVENTS.length, 90_000, 'served');
   await app.stop();
   const recs = await collect(cfg, cfg.topics.recommendations.name, EVENTS.length, { settleMs: 1000 });
-  assertSameAs(byEvent(cfg, recs), ref);
+  assertSameAs(recommendationsByEvent(cfg, recs), ref);
   assert.equal(app.stats.eventsIn, EVENTS.length, 'every record counted once by the stats');
   assert.equal(
     spans.reduce((n, s) => n + s.batches, 0),
@@ -162,7 +149,7 @@ test('an engine failure in the middle of a span aborts all of it: restored, serv
   // The whole span went: the three batches before the failing one as well (16 records each).
   assert.ok(aborts[0].events > 3 * 16, `the abort covered the whole span (${aborts[0].events} records)`);
   assert.ok(firstSpanBatches > 1, 'the span served again held several batches');
-  assertSameAs(byEvent(cfg, await collect(cfg, cfg.topics.recommendations.name, EVENTS.length, { settleMs: 1000 })), ref);
+  assertSameAs(recommendationsByEvent(cfg, await collect(cfg, cfg.topics.recommendations.name, EVENTS.length, { settleMs: 1000 })), ref);
   assert.equal(app.stats.eventsIn, EVENTS.length, 'aborted batches are not counted');
 });
 
@@ -222,5 +209,5 @@ test('SIGKILL while a span is open, then a restart: exactly once, states as in a
     `the killed process had an open transaction holding sent recommendations (aborted when its successor fenced it); the reader had seen ${seen} records at the kill`,
   );
   assert.ok(a2.restored() > 0, 'the restarted process restored the states from the changelog');
-  assertSameAs(byEvent(cfg, recs), ref);
+  assertSameAs(recommendationsByEvent(cfg, recs), ref);
 });

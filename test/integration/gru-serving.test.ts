@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Message } from 'kafkajs';
-import { collect, testConfig, waitFor } from '../support/kafka.ts';
+import { collect, recommendationsByEvent, testConfig, waitFor } from '../support/kafka.ts';
 import { TEST_ARCH, testItemIds } from '../support/serve-child.ts';
 import { createKafka } from '../../src/kafka/client.ts';
 import { makeCodecs, type ClickEvent, type Recommendation } from '../../src/ingest/codec.ts';
@@ -46,19 +46,7 @@ async function uninterrupted(name: string, evs: ClickEvent[]): Promise<Map<strin
   await produce(cfg, evs);
   await waitFor(() => app.stats.eventsIn >= evs.length, 90_000, 'reference run');
   await app.stop();
-  return byEvent(cfg, await collect(cfg, cfg.topics.recommendations.name, evs.length, { settleMs: 500 }));
-}
-
-function byEvent(cfg: StreamrecConfig, recs: Awaited<ReturnType<typeof collect>>): Map<string, Recommendation> {
-  const codec = makeCodecs(cfg.wireFormat).recommendation;
-  const m = new Map<string, Recommendation>();
-  for (const r of recs) {
-    const rec = codec.decode(r.message.value);
-    const k = `${rec.sessionId}@${rec.eventTimestamp}`;
-    assert.ok(!m.has(k), `duplicate recommendation for ${k}`);
-    m.set(k, rec);
-  }
-  return m;
+  return recommendationsByEvent(cfg, await collect(cfg, cfg.topics.recommendations.name, evs.length, { settleMs: 500 }));
 }
 
 function assertSameAsReference(got: Map<string, Recommendation>, ref: Map<string, Recommendation>): void {
@@ -98,7 +86,7 @@ test('rebalance: a second process takes partitions over with their session state
   assert.ok(bApp.stats.eventsIn > 0, 'B served events of the partitions it took over');
   assert.ok(bApp.stats.restoredRecords > 0, 'B restored session states from the changelog');
   await Promise.all([a.stop(), bApp.stop()]);
-  const got = byEvent(cfg, await collect(cfg, cfg.topics.recommendations.name, all.length));
+  const got = recommendationsByEvent(cfg, await collect(cfg, cfg.topics.recommendations.name, all.length));
   assertSameAsReference(got, ref);
   const dl = makeCodecs(cfg.wireFormat).deadLetter;
   const letters = (await collect(cfg, cfg.topics.deadLetter.name, 2, { settleMs: 500 })).map((m) => dl.decode(m.message.value));
@@ -124,7 +112,7 @@ test('SIGKILL mid-stream (3 partitions, 2 processes, exactly-once): one committe
   const b2 = child(cfg, 'b'); // same instance id: fences the dead one's open transaction
   await b2.ready;
   await producing;
-  const got = byEvent(cfg, await collect(cfg, cfg.topics.recommendations.name, all.length, { timeoutMs: 120_000, settleMs: 3000 }));
+  const got = recommendationsByEvent(cfg, await collect(cfg, cfg.topics.recommendations.name, all.length, { timeoutMs: 120_000, settleMs: 3000 }));
   for (const c of [a, b2]) {
     c.proc.kill('SIGTERM');
     await c.exited;

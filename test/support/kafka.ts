@@ -3,9 +3,11 @@
  * here for a file run on its own), per-test topic names, and a read_committed collector.
  */
 import { after } from 'node:test';
+import assert from 'node:assert/strict';
 import type { KafkaMessage } from 'kafkajs';
 import { loadConfig, namespaced, type StreamrecConfig } from '../../src/config/config.ts';
 import { createKafka, ensureTopics } from '../../src/kafka/client.ts';
+import { makeCodecs, type Recommendation } from '../../src/ingest/codec.ts';
 import { startLocalBroker, type LocalBroker } from '../../scripts/kafka/local-broker.ts';
 
 let broker: LocalBroker | null = null;
@@ -73,4 +75,17 @@ export async function waitFor(cond: () => boolean, timeoutMs: number, what: stri
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** Recommendations keyed by event (session @ click time); fails on a duplicate, which exactly-once forbids. */
+export function recommendationsByEvent(cfg: StreamrecConfig, recs: readonly Collected[]): Map<string, Recommendation> {
+  const codec = makeCodecs(cfg.wireFormat).recommendation;
+  const m = new Map<string, Recommendation>();
+  for (const r of recs) {
+    const rec = codec.decode(r.message.value);
+    const k = `${rec.sessionId}@${rec.eventTimestamp}`;
+    assert.ok(!m.has(k), `duplicate recommendation for ${k}`);
+    m.set(k, rec);
+  }
+  return m;
 }
