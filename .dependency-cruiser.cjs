@@ -9,7 +9,7 @@ const ALLOWED = {
   serving: ['ann', 'engine', 'registry', 'model', 'batch', 'session', 'ingest', 'kafka', 'metrics', 'data', 'config', 'errors', 'random'],
   ann: ['errors', 'random'],
   engine: ['ann', 'model', 'data', 'config', 'errors', 'random'],
-  train: ['eval', 'registry', 'model', 'session', 'ingest', 'kafka', 'metrics', 'data', 'config', 'errors', 'random'],
+  train: ['engine', 'eval', 'registry', 'model', 'session', 'ingest', 'kafka', 'metrics', 'data', 'config', 'errors', 'random'],
   eval: ['model', 'data', 'errors', 'random'],
   registry: ['model', 'kafka', 'data', 'config', 'errors'],
   model: ['data', 'errors', 'random'],

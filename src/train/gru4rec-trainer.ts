@@ -5,6 +5,7 @@ import { archOf, type Gru4RecConfig } from '../model/gru4rec-config.ts';
 import { canonicalArch, sameArch } from '../model/weights.ts';
 import { ItemTables } from './item-tables.ts';
 import { Gru4RecOptimizer, type OptimizerState } from './optimizer.ts';
+import { OrtGruStep, OrtSampledOutput, type OutputKernelChoice } from './ort-sampled-output.ts';
 import { carriedHidden, sampledStepLoss } from './sampled-step-loss.ts';
 import type { SessionBatch } from './session-parallel.ts';
 import { StepInputAssembler, type StepInputs } from './step-inputs.ts';
@@ -38,13 +39,23 @@ export class Gru4RecTrainer {
   private readonly denseNames: string[];
   private readonly targetMasks = new Map<number, tf.Tensor2D>();
   private hidden: tf.Tensor2D[] | null = null;
+  private readonly output: OrtSampledOutput | null = null;
+  private readonly fusedStep: OrtGruStep | null = null;
+  /**
+   * What runs the step's products: 'ort-step' (the whole one-layer GRU step on onnxruntime),
+   * 'ort-output' (the head and loss on onnxruntime, the encoder on tfjs) or 'tfjs'; with why the
+   * faster kernels were not used.
+   */
+  readonly kernel: { engine: 'ort-step' | 'ort-output' | 'tfjs'; reason?: string };
 
   /**
    * @param support per-item event counts: negatives are drawn ∝ support^sampleAlpha and the
    *   logQ correction uses them (they are clamped to 1 there, so unseen items stay finite).
    * @param opts.optimizerState resume the optimizer from this state (a checkpoint) instead of zeros.
+   * @param opts.outputKernel where the step's products run (default 'auto': onnxruntime as far as the
+   *   cell, layers, head, loss and the install allow, else tfjs; 'ort' refuses to fall back to tfjs).
    */
-  constructor(model: Gru4Rec, config: Gru4RecConfig, support: ArrayLike<number>, opts: { optimizerState?: OptimizerState } = {}) {
+  constructor(model: Gru4Rec, config: Gru4RecConfig, support: ArrayLike<number>, opts: { optimizerState?: OptimizerState; outputKernel?: OutputKernelChoice } = {}) {
     const { arch } = model;
     const expected = archOf(config, arch.nItems);
     if (!sameArch(expected, arch)) throw new Error(`trainer: model architecture ${JSON.stringify(canonicalArch(arch))} does not match the config's ${JSON.stringify(expected)}`);
@@ -59,6 +70,28 @@ export class Gru4RecTrainer {
     this.denseNames = Object.keys(model.vars).filter((n) => !this.tables.names.has(n) && !frozen(n));
     const trainable = Object.fromEntries(Object.entries(model.vars).filter(([n]) => (arch.useBias || n !== 'out.by') && !frozen(n)));
     this.optimizer = new Gru4RecOptimizer(config, trainable, this.tables.names, opts.optimizerState);
+    const choice = opts.outputKernel ?? 'auto';
+    if (choice === 'tfjs') {
+      this.kernel = { engine: 'tfjs', reason: 'asked for tfjs' };
+      return;
+    }
+    const step = OrtGruStep.open(arch, config, model.oneHotInput);
+    if (typeof step !== 'string') {
+      this.fusedStep = step;
+      this.kernel = { engine: 'ort-step' };
+      return;
+    }
+    const output = OrtSampledOutput.open(arch, config);
+    if (typeof output !== 'string') {
+      this.output = output;
+      this.kernel = { engine: 'ort-output', reason: step };
+      return;
+    }
+    if (choice === 'ort') {
+      this.optimizer.dispose();
+      throw new Error(`trainer: outputKernel 'ort' is unavailable: ${output}`);
+    }
+    this.kernel = { engine: 'tfjs', reason: output };
   }
 
   /** The optimizer's state as plain arrays (for a checkpoint, or to carry over into a grown model's trainer). */
@@ -92,7 +125,7 @@ export class Gru4RecTrainer {
     this.tables.index(inputs);
     const mask = this.targetMaskFor(inputs.n, inputs.R);
     const t1 = performance.now();
-    const loss = this.optimise(batch, inputs, mask);
+    const loss = this.fusedStep ? this.optimiseFused(batch, inputs, this.fusedStep) : this.optimise(batch, inputs, mask);
     const t2 = performance.now();
     const value = loss.dataSync()[0];
     loss.dispose();
@@ -108,6 +141,8 @@ export class Gru4RecTrainer {
   dispose(): void {
     this.resetState();
     this.optimizer.dispose();
+    this.output?.dispose();
+    this.fusedStep?.dispose();
     for (const m of this.targetMasks.values()) m.dispose();
     this.targetMasks.clear();
   }
@@ -142,6 +177,7 @@ export class Gru4RecTrainer {
         inputs,
         hidden,
         targetMask: mask,
+        output: this.output,
         onHidden: (next) => {
           newHidden = next;
         },
@@ -149,6 +185,37 @@ export class Gru4RecTrainer {
       const { value, grads } = tf.valueAndGrads(lossOf)([...tableRows, ...dense]);
       this.update(grads, tableRows.length);
       return value;
+    });
+    this.model.markUpdated();
+    if (prevHidden) tf.dispose(prevHidden);
+    this.hidden = newHidden;
+    return loss;
+  }
+
+  /** optimise() with the whole step on onnxruntime: no tape, the gradients come back with the loss. */
+  private optimiseFused(batch: SessionBatch, inputs: StepInputs, step: OrtGruStep): tf.Scalar {
+    const prevHidden = this.hidden;
+    let newHidden: tf.Tensor2D[] = [];
+    const loss = tf.tidy(() => {
+      const hidden = carriedHidden(prevHidden, this.model.stateSizes, batch, inputs);
+      const rows = this.tables.gather(inputs);
+      const r = step.run({
+        rows,
+        hidden: hidden[0],
+        params: this.model.vars,
+        logq: inputs.logq,
+        embedMask: inputs.embedMask,
+        hiddenMask: inputs.hiddenMasks[0],
+        exclude: inputs.exclude,
+      });
+      const dense = this.denseNames.map((name) => {
+        const g = r.denseGrads[name];
+        if (!g) throw new Error(`trainer: the onnxruntime step returned no gradient for "${name}"`);
+        return g;
+      });
+      this.update([...r.tableGrads, ...dense], rows.length);
+      newHidden = [tf.keep(r.hidden)];
+      return r.loss;
     });
     this.model.markUpdated();
     if (prevHidden) tf.dispose(prevHidden);

@@ -3,6 +3,8 @@ import { Gru4Rec } from '../model/gru4rec.ts';
 import type { Gru4RecConfig } from '../model/gru4rec-config.ts';
 import { sampledLoss } from '../model/losses.ts';
 import { gatherRows } from '../model/ops.ts';
+import { encoderStack } from '../model/encoder-stack.ts';
+import type { OrtSampledOutput } from './ort-sampled-output.ts';
 import type { SessionBatch } from './session-parallel.ts';
 import type { StepInputs } from './step-inputs.ts';
 
@@ -44,14 +46,16 @@ export function sampledStepLoss(args: {
   /** [n, R] 1 at each row's target column. */
   targetMask: tf.Tensor2D;
   onHidden: (next: tf.Tensor2D[]) => void;
+  /** The dot head + loss on onnxruntime (forward and backward), or null/absent: all on tfjs. */
+  output?: OrtSampledOutput | null;
 }): (...leaves: tf.Tensor[]) => tf.Scalar {
-  const { model, config: cfg, denseNames, nGathered, inputs, hidden, targetMask, onHidden } = args;
+  const { model, config: cfg, denseNames, nGathered, inputs, hidden, targetMask, onHidden, output } = args;
   const { arch } = model;
   const { n, R, embedMask, hiddenMasks, logq, exclude, hingeTries } = inputs;
   const embedT = embedMask ? tf.tensor2d(embedMask, [n, embedMask.length / n]) : null;
   const hiddenT = hiddenMasks.map((m, l) => (m ? tf.tensor2d(m, [n, arch.hiddenSizes[l]]) : null));
   const logqT = logq ? tf.tensor1d(logq) : null;
-  const excludeT = exclude ? tf.tensor2d(exclude, [n, R]) : null;
+  const excludeT = exclude && !output ? tf.tensor2d(exclude, [n, R]) : null;
   const triesT = hingeTries ? tf.tensor2d(hingeTries, [n, hingeTries.length / n], 'int32') : null;
   return (...xs: tf.Tensor[]): tf.Scalar => {
     const rows = xs.slice(0, nGathered) as tf.Tensor2D[];
@@ -62,6 +66,12 @@ export function sampledStepLoss(args: {
     // logQ shifts whole columns like the bias does: fold it into the [R] vector, not the [n, R] scores.
     if (logqT) outBias = outBias ? tf.sub(outBias, logqT) : tf.neg(logqT);
     const layers = arch.hiddenSizes.map((_, l) => model.layerParams(l, params));
+    if (output) {
+      // The encoder on tfjs; its last output goes to the onnxruntime op, which returns the scaled loss.
+      const { states, outputs } = encoderStack(embedT ? tf.mul(inputRows, embedT) : inputRows, hidden, layers, hiddenT);
+      onHidden(states.map((h) => tf.keep(h)));
+      return output.lossOf(outputs[outputs.length - 1], outRows, outBias, exclude);
+    }
     const out = Gru4Rec.sampledForward({ arch, head: model.headParams(params), inputRows, hidden, layers, outRows, outBias, embedMask: embedT, hiddenMasks: hiddenT });
     // The carried state outlives the caller's tidy scope.
     onHidden(out.hidden.map((h) => tf.keep(h)));
