@@ -5,7 +5,7 @@ import { archOf, type Gru4RecConfig } from '../model/gru4rec-config.ts';
 import { canonicalArch, sameArch } from '../model/weights.ts';
 import { ItemTables } from './item-tables.ts';
 import { Gru4RecOptimizer, type OptimizerState } from './optimizer.ts';
-import { OrtGruStep, OrtSampledOutput, type OutputKernelChoice } from './ort-sampled-output.ts';
+import { kernelChoiceFromEnv, OrtGruStep, OrtSampledOutput, type OutputKernelChoice } from './ort-sampled-output.ts';
 import { carriedHidden, sampledStepLoss } from './sampled-step-loss.ts';
 import type { SessionBatch } from './session-parallel.ts';
 import { StepInputAssembler, type StepInputs } from './step-inputs.ts';
@@ -54,6 +54,7 @@ export class Gru4RecTrainer {
    * @param opts.optimizerState resume the optimizer from this state (a checkpoint) instead of zeros.
    * @param opts.outputKernel where the step's products run (default 'auto': onnxruntime as far as the
    *   cell, layers, head, loss and the install allow, else tfjs; 'ort' refuses to fall back to tfjs).
+   *   Absent: STREAMREC_TRAIN_KERNEL, else 'auto'.
    */
   constructor(model: Gru4Rec, config: Gru4RecConfig, support: ArrayLike<number>, opts: { optimizerState?: OptimizerState; outputKernel?: OutputKernelChoice } = {}) {
     const { arch } = model;
@@ -70,7 +71,7 @@ export class Gru4RecTrainer {
     this.denseNames = Object.keys(model.vars).filter((n) => !this.tables.names.has(n) && !frozen(n));
     const trainable = Object.fromEntries(Object.entries(model.vars).filter(([n]) => (arch.useBias || n !== 'out.by') && !frozen(n)));
     this.optimizer = new Gru4RecOptimizer(config, trainable, this.tables.names, opts.optimizerState);
-    const choice = opts.outputKernel ?? 'auto';
+    const choice = opts.outputKernel ?? kernelChoiceFromEnv();
     if (choice === 'tfjs') {
       this.kernel = { engine: 'tfjs', reason: 'asked for tfjs' };
       return;

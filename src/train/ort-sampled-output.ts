@@ -9,6 +9,19 @@ import { cellOf, headOf, type Gru4RecArch } from '../model/weights.ts';
 /** Which engine runs the training step's products: 'auto' = onnxruntime where it can, else tfjs. */
 export type OutputKernelChoice = 'auto' | 'ort' | 'tfjs';
 
+const KERNEL_CHOICES: readonly OutputKernelChoice[] = ['auto', 'ort', 'tfjs'];
+
+/**
+ * The kernel choice from STREAMREC_TRAIN_KERNEL (auto | ort | tfjs; unset = auto), so a deployment
+ * can pin every trainer of a process (offline, continuous, tuner) without a code change.
+ */
+export function kernelChoiceFromEnv(env: NodeJS.ProcessEnv = process.env): OutputKernelChoice {
+  const v = env.STREAMREC_TRAIN_KERNEL;
+  if (v === undefined || v === '') return 'auto';
+  if (!(KERNEL_CHOICES as readonly string[]).includes(v)) throw new Error(`STREAMREC_TRAIN_KERNEL: expected one of ${KERNEL_CHOICES.join(', ')}, got "${v}"`);
+  return v as OutputKernelChoice;
+}
+
 type KernelConfig = Pick<Gru4RecConfig, 'loss' | 'bpreg' | 'eluParam' | 'batchSize'>;
 
 const ORT_LOSSES: ReadonlySet<string> = new Set<SampledLossKind>(['cross-entropy', 'bpr-max']);

@@ -8,7 +8,7 @@ import { archOf, validateGru4RecConfig, type Gru4RecConfig } from '../../src/mod
 import { targetMask } from '../../src/model/losses.ts';
 import { openSyncSession } from '../../src/engine/onnx/sync-session.ts';
 import { ItemTables } from '../../src/train/item-tables.ts';
-import { OrtGruStep, OrtSampledOutput } from '../../src/train/ort-sampled-output.ts';
+import { kernelChoiceFromEnv, OrtGruStep, OrtSampledOutput } from '../../src/train/ort-sampled-output.ts';
 import { sampledStepLoss } from '../../src/train/sampled-step-loss.ts';
 import type { SessionBatch } from '../../src/train/session-parallel.ts';
 import { StepInputAssembler } from '../../src/train/step-inputs.ts';
@@ -171,4 +171,10 @@ test('a graph onnxruntime cannot load is reported, not thrown', () => {
   const why = openSyncSession(new Uint8Array([1, 2, 3, 4]));
   assert.equal(typeof why, 'string');
   assert.match(why as string, /could not load the graph/);
+});
+
+test('STREAMREC_TRAIN_KERNEL picks the kernel; a bad value is refused in one line', () => {
+  assert.equal(kernelChoiceFromEnv({}), 'auto');
+  assert.equal(kernelChoiceFromEnv({ STREAMREC_TRAIN_KERNEL: 'tfjs' }), 'tfjs');
+  assert.throws(() => kernelChoiceFromEnv({ STREAMREC_TRAIN_KERNEL: 'gpu' }), /^Error: STREAMREC_TRAIN_KERNEL: expected one of auto, ort, tfjs, got "gpu"$/);
 });
