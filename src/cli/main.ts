@@ -35,7 +35,7 @@ commands:
   train     fit GRU4Rec on a dataset file and write a model directory
             --data <file.tsv|sequences.txt>  --out <dir>  [--preset rsc15-xe-fast|rsc15-bprmax-fast|rsc15-xe|rsc15-bprmax]
             [--config <gru4rec.yaml>] [--epochs N] [--cell gru|lstm|mlstm]
-            [--head dot|mixture-of-tastes|mixture-of-cosines] [--tastes K]
+            [--head dot|mixture-of-tastes|mixture-of-cosines|regression] [--tastes K] [--regression-dim E]
   train --follow  continuous training from the clicks topic: windows of train.windowEvents, a
             held-out gate window, publish + promote + announce when the gate passes; checkpoints
             [--from-model DIR] (else the registry's current version) [--checkpoint DIR]
@@ -121,6 +121,7 @@ async function main(argv: string[]): Promise<number> {
       cell: { type: 'string' },
       head: { type: 'string' },
       tastes: { type: 'string' },
+      'regression-dim': { type: 'string' },
     },
     strict: true,
   });
@@ -167,6 +168,7 @@ async function main(argv: string[]): Promise<number> {
         cell: values.cell,
         head: values.head,
         tastes: num('tastes', values.tastes),
+        regressionDim: num('regression-dim', values['regression-dim']),
       });
       return 0;
     case 'eval':

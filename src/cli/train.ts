@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { SingleBar, Presets } from 'cli-progress';
 import { parse as parseYaml } from 'yaml';
-import { gru4recPreset, validateGru4RecConfig, type Gru4RecConfig } from '../model/gru4rec-config.ts';
+import { gru4recPreset, REGRESSION_LOSS, validateGru4RecConfig, type Gru4RecConfig } from '../model/gru4rec-config.ts';
 import { trainGru4Rec } from '../train/trainer.ts';
 import { initBackend } from '../model/backend.ts';
 import { saveModel } from '../registry/model-file.ts';
@@ -33,10 +33,14 @@ export interface TrainCliOptions {
   /** YAML/JSON file of Gru4RecConfig fields, applied over the preset. */
   config?: string;
   epochs?: number;
-  /** --cell, --head, --tastes: the config fields of the same names, over the preset and --config. */
+  /**
+   * --cell, --head, --tastes, --regression-dim: the config fields of the same names, over the preset
+   * and --config. `--head regression` sets loss: cosine too, the only loss that head trains with.
+   */
   cell?: string;
   head?: string;
   tastes?: number;
+  regressionDim?: number;
 }
 
 /** `streamrec train`: fits GRU4Rec on a dataset file and writes a model directory (see src/registry/model-file.ts). */
@@ -51,19 +55,20 @@ export async function runTrain(o: TrainCliOptions): Promise<void> {
   }
   if (o.epochs !== undefined) overrides = { ...overrides, nEpochs: o.epochs };
   // The model flags are config fields; the schema checks their values like any other field's.
-  const flags = { cell: o.cell, head: o.head, tastes: o.tastes };
+  const flags = { cell: o.cell, head: o.head, tastes: o.tastes, regressionDim: o.regressionDim };
   for (const [field, value] of Object.entries(flags)) if (value !== undefined) overrides = { ...overrides, [field]: value };
+  if (o.head === 'regression') overrides = { ...overrides, loss: REGRESSION_LOSS };
   let config: Gru4RecConfig;
   try {
     config = o.preset ? gru4recPreset(o.preset, overrides) : validateGru4RecConfig(overrides);
   } catch (e) {
     const flag = Object.keys(flags).find((f) => flags[f as keyof typeof flags] !== undefined && (e as Error).message.startsWith(`GRU4Rec config: ${f} `));
-    throw new ConfigError(flag ? `--${flag}` : '--config', (e as Error).message);
+    throw new ConfigError(flag ? `--${flagName(flag)}` : '--config', (e as Error).message);
   }
   const backend = await initBackend(undefined, (m) => process.stderr.write(m + '\n'));
   const { data, index } = loadDatasetFile(o.data);
   process.stderr.write(
-    `train: ${data.items.length} events, ${data.offsets.length - 1} sessions, ${index.size} items; GRU4Rec ${config.cell} ${config.head}${config.head === 'dot' ? '' : ` K=${config.tastes}`} ${config.loss} layers [${config.layers}] batch ${config.batchSize} n_sample ${config.nSample}, ${config.nEpochs} epochs on ${backend}\n`,
+    `train: ${data.items.length} events, ${data.offsets.length - 1} sessions, ${index.size} items; GRU4Rec ${config.cell} ${config.head}${headSize(config)} ${config.loss} layers [${config.layers}] batch ${config.batchSize} n_sample ${config.nSample}, ${config.nEpochs} epochs on ${backend}\n`,
   );
   const bar = new SingleBar(
     { format: 'train |{bar}| epoch {epoch}/{epochs}  {value}/{total} events  loss {loss}  {rate} ev/s  eta {eta}s', hideCursor: true },
@@ -96,8 +101,19 @@ export async function runTrain(o: TrainCliOptions): Promise<void> {
   );
   model.dispose();
   process.stderr.write(
-    `train: ${stats.epochs} epochs in ${stats.seconds.toFixed(1)} s (${Math.round(stats.eventsPerSec)} events/s)${stats.aborted ? ' — stopped early' : ''}; model ${version} written to ${o.out}\n`,
+    `train: ${stats.epochs} epochs in ${stats.seconds.toFixed(1)} s (${Math.round(stats.eventsPerSec)} events/s, step kernel ${stats.kernel.engine}${stats.kernel.reason ? `: ${stats.kernel.reason}` : ''})${stats.aborted ? ' — stopped early' : ''}; model ${version} written to ${o.out}\n`,
   );
+}
+
+/** The CLI flag of a config field: regressionDim → regression-dim. */
+function flagName(field: string): string {
+  return field.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+/** The head's size in the start line: K tastes for a mixture head, E for the regression head's vectors. */
+function headSize(config: Gru4RecConfig): string {
+  if (config.head === 'dot') return '';
+  return config.head === 'regression' ? ` E=${config.regressionDim} (item2vec targets)` : ` K=${config.tastes}`;
 }
 
 export interface TrainFollowCliOptions {

@@ -1,8 +1,16 @@
 import { z } from 'zod';
 import { CELLS, HEADS, TASTE_MIXINGS, type Gru4RecArch } from './weights.ts';
 import type { LossName } from './losses.ts';
+import { DEFAULT_ITEM2VEC, type Item2VecOptions } from './item2vec.ts';
 
+/** The sampled losses: a function of the scores of the sampled output set (src/model/losses.ts), for every head but regression. */
 export const LOSSES = ['cross-entropy', 'bpr', 'top1', 'bpr-max', 'top1-max', 'adaptive-hinge'] as const satisfies readonly LossName[];
+/**
+ * The regression head's loss, and its only one: 1 − cos(prediction, target's item vector)
+ * (cosineRegressionLoss in src/model/heads.ts). No sampled loss applies to it, nor it to another head.
+ */
+export const REGRESSION_LOSS = 'cosine';
+const CONFIG_LOSSES = [...LOSSES, REGRESSION_LOSS] as const;
 export const OPTIMIZERS = ['adagrad', 'adam'] as const;
 
 // One rule per field, one message per rule: every way a value can break it (wrong type, out of
@@ -45,7 +53,21 @@ export const Gru4RecConfigSchema = z
       cosineTemperature: positive().default(0.1),
       /** Mixture-of-cosines: train 1/τ with the other parameters (false keeps it at 1/cosineTemperature). */
       learnTemperature: bool().default(true),
-      loss: oneOf(LOSSES).default('cross-entropy'),
+      /** Regression head: E, the size of the item2vec vectors it predicts (head.items' width). */
+      regressionDim: int(1).default(DEFAULT_ITEM2VEC.dim),
+      /**
+       * Regression head: the item2vec run that learns its fixed target vectors on the training sessions
+       * before the GRU trains (src/model/item2vec.ts; its seed is `seed`). Defaults are DEFAULT_ITEM2VEC's.
+       */
+      item2vecWindow: int(1).default(DEFAULT_ITEM2VEC.window),
+      item2vecNegatives: int(1).default(DEFAULT_ITEM2VEC.negatives),
+      item2vecUnigramPower: num(0).default(DEFAULT_ITEM2VEC.unigramPower),
+      item2vecEpochs: int(1).default(DEFAULT_ITEM2VEC.epochs),
+      item2vecLearningRate: positive().default(DEFAULT_ITEM2VEC.learningRate),
+      item2vecMinLearningRateRatio: num(0, 1).default(DEFAULT_ITEM2VEC.minLearningRateRatio),
+      item2vecSubsample: num(0).default(DEFAULT_ITEM2VEC.subsample),
+      /** The sampled losses for every head but regression; "cosine" for the regression head, and only for it. */
+      loss: oneOf(CONFIG_LOSSES).default('cross-entropy'),
       /** adaptive-hinge: the margin a sampled negative must come within of the target's score to violate. */
       adaptiveHingeMargin: positive().default(1.0),
       /** adaptive-hinge: most negatives tried per row, in the step's sample order, before the row counts as satisfied. */
@@ -105,6 +127,11 @@ export const Gru4RecConfigSchema = z
       if (c.constrainedEmbedding && c.embedding !== 0)
         ctx.addIssue({ code: 'custom', path: ['embedding'], message: 'must be 0 when constrainedEmbedding is true (the input table is out.Wy)' });
       if (c.batchSize + c.nSample < 2) ctx.addIssue({ code: 'custom', path: [], message: 'batchSize + nSample must be at least 2 (a target needs a negative)' });
+      // The regression head and its loss come together: a sampled loss has no scores to read from it.
+      if (c.head === 'regression' && c.loss !== REGRESSION_LOSS)
+        ctx.addIssue({ code: 'custom', path: ['loss'], message: `must be "${REGRESSION_LOSS}" with head "regression" (its only loss), got ${JSON.stringify(c.loss)}` });
+      if (c.head !== 'regression' && c.loss === REGRESSION_LOSS)
+        ctx.addIssue({ code: 'custom', path: ['loss'], message: `"${REGRESSION_LOSS}" is the regression head's loss only, and head is ${JSON.stringify(c.head)}` });
     },
     // Cross-field rules only mean something over fields that passed their own rule.
     { when: (payload) => payload.issues.length === 0 },
@@ -220,6 +247,12 @@ export const GRU4REC_PRESETS: Readonly<Record<string, Partial<Gru4RecConfig>>> =
   /** rsc15-xe-fast with the mixture-of-cosines head: K = 4 user vectors, τ starting at 0.1 and learnt. */
   'rsc15-moc-fast': { ...RSC15_XE_FAST, head: 'mixture-of-cosines', tastes: 4, cosineTemperature: 0.1, learnTemperature: true },
   /**
+   * Not published settings: rsc15-xe-fast's sizes, batch, dropout and learning rate with the
+   * regression head (64-dim item2vec targets at DEFAULT_ITEM2VEC's settings) and its cosine loss.
+   * nSample 0: the cosine loss reads no negatives, so drawing 2048 a step would only cost time.
+   */
+  'rsc15-regression-fast': { ...RSC15_XE_FAST, head: 'regression', loss: REGRESSION_LOSS, regressionDim: DEFAULT_ITEM2VEC.dim, nSample: 0 },
+  /**
    * Not published settings: rsc15-bprmax-fast's sizes, batch and momentum with the adaptive hinge
    * (margin 1). With that preset's learning rate and uniform samples (lr 0.025, alpha 0, 10 tries)
    * the hinge barely learns in an epoch: once a row clears the margin against 10 uniform draws it
@@ -299,6 +332,8 @@ export function archOf(config: Gru4RecConfig, nItems: number): Gru4RecArch {
  */
 export function headConfigOf(arch: Gru4RecArch): Partial<Gru4RecConfig> {
   if (arch.head === undefined || arch.head === 'dot') return {};
+  // The regression head trains with its own loss whatever the preset's is.
+  if (arch.head === 'regression') return { head: arch.head, regressionDim: arch.regressionDim, loss: REGRESSION_LOSS };
   return {
     head: arch.head,
     tastes: arch.tastes,
@@ -310,5 +345,21 @@ export function headConfigOf(arch: Gru4RecArch): Partial<Gru4RecConfig> {
 function headArchOf(config: Gru4RecConfig): Partial<Gru4RecArch> {
   if (config.head === 'dot') return {};
   if (config.head === 'mixture-of-tastes') return { head: config.head, tastes: config.tastes, ...(config.tasteMixing === 'max' ? { tasteMixing: 'max' as const } : {}) };
+  if (config.head === 'regression') return { head: config.head, regressionDim: config.regressionDim };
   return { head: config.head, tastes: config.tastes, temperature: config.cosineTemperature };
+}
+
+/** The item2vec run a regression config learns its target vectors with (its dim is the head's E). */
+export function item2vecOptionsOf(config: Gru4RecConfig): Item2VecOptions {
+  return {
+    dim: config.regressionDim,
+    window: config.item2vecWindow,
+    negatives: config.item2vecNegatives,
+    unigramPower: config.item2vecUnigramPower,
+    epochs: config.item2vecEpochs,
+    learningRate: config.item2vecLearningRate,
+    minLearningRateRatio: config.item2vecMinLearningRateRatio,
+    subsample: config.item2vecSubsample,
+    seed: config.seed,
+  };
 }

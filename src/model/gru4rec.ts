@@ -40,6 +40,8 @@ export class Gru4Rec {
   private wyTAt = -1;
   private unitWyT: tf.Tensor2D | null = null;
   private unitWyTAt = -1;
+  private unitItemsT: tf.Tensor2D | null = null;
+  private unitItemsTAt = -1;
 
   private constructor(arch: Gru4RecArch, tensors: Record<string, tf.Tensor>) {
     this.arch = canonicalArch(arch);
@@ -55,14 +57,27 @@ export class Gru4Rec {
    * Fresh weights, initialised like the original: uniform ±sqrt(6/(fan_in+fan_out)) per gate block,
    * zero biases. The LSTM cells follow the same rule (their Wx and Wh hold one block per gate, plus
    * mLSTM's m block in Wx), so no cell starts with larger gate inputs than another.
+   * @param itemVectors the regression head's fixed item vectors head.items (nItems × regressionDim,
+   *   row-major; see regressionItemVectors in item2vec.ts), required for that head and refused for
+   *   any other: they come from the data, so no initialisation could stand in for them.
    */
-  static init(arch: Gru4RecArch, seed = 42): Gru4Rec {
+  static init(arch: Gru4RecArch, seed = 42, itemVectors?: Float32Array): Gru4Rec {
     const rng = new Rng(seed);
     const shapes = expectedShapes(arch);
+    const regression = headOf(arch) === 'regression';
+    if (regression !== (itemVectors !== undefined))
+      throw new Error(
+        regression
+          ? 'Gru4Rec.init: the regression head needs its item vectors (head.items, from item2vec)'
+          : `Gru4Rec.init: item vectors are only read by the regression head, not the ${headOf(arch)} head`,
+      );
+    if (itemVectors && itemVectors.length !== arch.nItems * (arch.regressionDim as number))
+      throw new Error(`Gru4Rec.init: head.items needs ${arch.nItems}×${arch.regressionDim} values, got ${itemVectors.length}`);
     const tensors: Record<string, tf.Tensor> = {};
     for (const [name, shape] of Object.entries(shapes)) {
       const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
-      if (shape.length === 2) {
+      if (name === 'head.items') data.set(itemVectors as Float32Array);
+      else if (shape.length === 2) {
         // Each gate block of Wx, Wrz and an LSTM's Wh is initialised as its own [in, H] matrix.
         const blocks = gateBlocks(arch, name);
         const [rows, cols] = shape;
@@ -146,6 +161,16 @@ export class Gru4Rec {
     return this.unitWyT;
   }
 
+  /** head.items at unit length, transposed [E, nItems] (the regression head's items), cached like outputTableT. */
+  unitHeadItemsT(): tf.Tensor2D {
+    if (!this.unitItemsT || this.unitItemsTAt !== this.updates) {
+      this.unitItemsT?.dispose();
+      this.unitItemsT = tf.keep(tf.tidy(() => tf.transpose(unitRows(this.vars['head.items'] as tf.Tensor2D))));
+      this.unitItemsTAt = this.updates;
+    }
+    return this.unitItemsT;
+  }
+
   /** The head's parameters among the variables (null for the dot head). */
   headParams(v: Readonly<Record<string, tf.Tensor>> = this.vars): HeadParams | null {
     return headParams(this.arch, v);
@@ -164,7 +189,9 @@ export class Gru4Rec {
       unitDot: (q) => tf.matMul(q, this.unitOutputTableT()),
       bias: this.arch.useBias ? (this.vars['out.by'] as tf.Tensor1D) : null,
     };
-    return { hidden: next, scores: headScores(this.arch, this.headParams(), top, catalogue) };
+    const head = this.headParams();
+    if (head?.items) head.unitItemsT = this.unitHeadItemsT();
+    return { hidden: next, scores: headScores(this.arch, head, top, catalogue) };
   }
 
   /** The encoder half of a step: the next states only, no scoring (replaying a session's history). */
@@ -236,15 +263,19 @@ export class Gru4Rec {
     this.wyT = null;
     this.unitWyT?.dispose();
     this.unitWyT = null;
+    this.unitItemsT?.dispose();
+    this.unitItemsT = null;
     for (const v of Object.values(this.vars)) v.dispose();
   }
 }
 
 /**
  * Gate blocks a 2-D tensor holds side by side (see weights.ts), each initialised as its own matrix;
- * a mixture head's W holds one [D, D] block per taste (and per attention vector).
+ * a mixture head's W holds one [D, D] block per taste (and per attention vector), the regression
+ * head's W one [D, E] block.
  */
 function gateBlocks(arch: Gru4RecArch, name: string): number {
+  if (name === 'head.W' && headOf(arch) === 'regression') return 1;
   if (name === 'head.W') return (headOf(arch) === 'mixture-of-tastes' && arch.tasteMixing !== 'max' ? 2 : 1) * (arch.tastes as number);
   const cell = cellOf(arch);
   if (name.endsWith('.Wx')) return inputBlocks(cell);

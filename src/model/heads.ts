@@ -15,6 +15,10 @@ import { headOf, type Gru4RecArch } from './weights.ts';
  *                       s_i = max_k (t_k·e_i) + b_i                         (tasteMixing 'max': no attention)
  *   mixture-of-cosines  [u_1..u_K] = h·W + b, π = softmax(h·P + pb), s_i = scale · Σ_k π_k cos(u_k, e_i) + b_i
  *                       with scale = 1/τ (head.scale, learnt or fixed).
+ *   regression          p = h·W + b, s_i = cos(p, v_i) = p̂·v̂_i with v_i = row i of head.items, the
+ *                       fixed item2vec vectors: the item side is that table, not E, and has no bias.
+ *                       Trained by cosineRegressionLoss (1 − cos to the target's vector), not by a
+ *                       sampled loss over E.
  *
  * Mixture-of-cosines is computed as ONE query per row: cos(u_k, e) = û_k·ê is linear in ê, so
  * Σ_k π_k cos(u_k, e_i) = (Σ_k π_k û_k)·ê_i exactly. Scoring then costs what the dot head's does
@@ -31,6 +35,13 @@ export interface HeadParams {
   P?: tf.Tensor2D;
   pb?: tf.Tensor1D;
   scale?: tf.Tensor1D;
+  /** Regression: the fixed item vectors head.items [nItems, E]. */
+  items?: tf.Tensor2D;
+  /**
+   * Regression: head.items at unit length and transposed [E, nItems], when the caller keeps it
+   * between steps (Gru4Rec does; plain products are the fast path on wasm). Built from items when absent.
+   */
+  unitItemsT?: tf.Tensor2D;
 }
 
 /** The item side a head scores against: products with E and with its unit-length rows Ê, and the bias. */
@@ -61,6 +72,7 @@ export function headParams(arch: Gru4RecArch, v: Readonly<Record<string, tf.Tens
     p.pb = v['head.pb'] as tf.Tensor1D;
     p.scale = v['head.scale'] as tf.Tensor1D;
   }
+  if (head === 'regression') p.items = v['head.items'] as tf.Tensor2D;
   return p;
 }
 
@@ -80,10 +92,15 @@ export function sampledItemSide(outRows: tf.Tensor2D, outBias: tf.Tensor1D | nul
 /** The arch fields a head reads ({} is the dot head). */
 export type HeadArch = Pick<Gru4RecArch, 'head' | 'tastes' | 'tasteMixing'>;
 
-/** Scores [n, R] of the rows h [n, D] against the item side, through the arch's head. Call inside tf.tidy. */
+/**
+ * Scores [n, R] of the rows h [n, D] against the item side, through the arch's head. Call inside tf.tidy.
+ * The regression head scores against its own fixed table (head.items, all nItems rows) and ignores
+ * `items`: out.Wy is not its item side.
+ */
 export function headScores(arch: HeadArch, head: HeadParams | null, h: tf.Tensor2D, items: ItemSide): tf.Tensor2D {
   const kind = headOf(arch);
   if (kind !== 'dot' && !head) throw new Error(`headScores: the ${kind} head needs its parameters (head.W, ...)`);
+  if (kind === 'regression') return regressionScores(h, head as HeadParams);
   let s: tf.Tensor2D;
   if (kind === 'dot' || !head) s = items.dot(h);
   else if (kind === 'mixture-of-tastes') s = tasteScores(h, head, arch.tastes as number, arch.tasteMixing ?? 'softmax', items);
@@ -112,6 +129,28 @@ function cosineScores(h: tf.Tensor2D, p: HeadParams, K: number, items: ItemSide)
   // The mixture folded into one query (see the note at the top), scaled by 1/τ before the product.
   const query = tf.mul(tf.sum(tf.mul(tf.expandDims(mix, 2), users), 1), p.scale as tf.Tensor1D) as tf.Tensor2D;
   return items.unitDot(query);
+}
+
+/** The regression head's prediction p = h·W + b [n, E]: a point in the fixed item-vector space. */
+export function regressionPrediction(h: tf.Tensor2D, p: HeadParams): tf.Tensor2D {
+  return tf.add(matMul(h, p.W), p.b) as tf.Tensor2D;
+}
+
+function regressionScores(h: tf.Tensor2D, p: HeadParams): tf.Tensor2D {
+  if (!p.items) throw new Error('headScores: the regression head needs its item vectors (head.items)');
+  const query = unitRows(regressionPrediction(h, p));
+  return p.unitItemsT ? matMul(query, p.unitItemsT) : matMulBT(query, unitRows(p.items));
+}
+
+/**
+ * The regression head's training loss: mean over the n rows of 1 − cos(p_r, v_r), v_r [n, E] the
+ * vector of row r's target (rows of head.items, fixed: no gradient flows to them). No negatives and
+ * no score matrix: the step costs two [n, E] normalisations beside the prediction. A zero target
+ * vector (an item with no vector yet) gives cos 0 and no gradient, so that row adds a constant 1.
+ */
+export function cosineRegressionLoss(h: tf.Tensor2D, p: HeadParams, targets: tf.Tensor2D): tf.Scalar {
+  const cos = tf.sum(tf.mul(unitRows(regressionPrediction(h, p)), unitRows(targets)), 1);
+  return tf.mean(tf.sub(1, cos)) as tf.Scalar;
 }
 
 /**

@@ -150,3 +150,18 @@ export function normalizedRows(v: ItemVectors): Float32Array {
   }
   return out;
 }
+
+/**
+ * The regression head's fixed targets (head.items): item2vec over `data`, rows at unit length, and a
+ * zero row for every item with no event in `data`. Such an item's vector would be its random start
+ * (word2vec never moves it), so it gets none: it scores cosine 0 against every prediction, below
+ * every item the prediction points towards, until item2vec is run again on data that holds it.
+ */
+export function regressionItemVectors(data: SessionData, nItems: number, options: Partial<Item2VecOptions> = {}): Float32Array {
+  const v = trainItem2Vec(data, nItems, options);
+  const unit = normalizedRows(v);
+  const seen = new Uint8Array(nItems);
+  for (let e = 0; e < data.items.length; e++) seen[data.items[e]] = 1;
+  for (let i = 0; i < nItems; i++) if (!seen[i]) unit.fill(0, i * v.dim, (i + 1) * v.dim);
+  return unit;
+}

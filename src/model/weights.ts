@@ -32,12 +32,18 @@
  * separate "item_embedding" tensor is stored.
  * Scores: s = h_last · Wyᵀ + by   (Wy: nItems × H_last, by: nItems, by zero when !useBias) for the
  * dot head (`arch.head` absent); the mixture heads score head(h_last, Wy) + by instead (src/model/heads.ts).
+ * The regression head predicts a point p = h_last·W + b in a fixed item-vector space (item2vec) and
+ * scores cos(p, v_i) against its own table head.items; out.Wy and out.by stay in the contract (the
+ * input table with constrainedEmbedding, the cold-start ranking by bias) but do not score.
  */
 export const CELLS = ['gru', 'lstm', 'mlstm'] as const;
 export type CellKind = (typeof CELLS)[number];
 
-/** How a state is scored against the item table (src/model/heads.ts): dot product, mixture of tastes, mixture of cosines. */
-export const HEADS = ['dot', 'mixture-of-tastes', 'mixture-of-cosines'] as const;
+/**
+ * How a state is scored against the items (src/model/heads.ts): dot product, mixture of tastes, mixture
+ * of cosines (all against out.Wy), or regression onto fixed item vectors ranked by cosine.
+ */
+export const HEADS = ['dot', 'mixture-of-tastes', 'mixture-of-cosines', 'regression'] as const;
 export type HeadKind = (typeof HEADS)[number];
 /** How mixture-of-tastes combines its K taste scores: attention softmax (Kula 2019) or the best taste. */
 export const TASTE_MIXINGS = ['softmax', 'max'] as const;
@@ -54,12 +60,14 @@ export interface Gru4RecArch {
   useBias: boolean;
   /** The scoring head; absent means 'dot' (model files written before the mixture heads). */
   head?: HeadKind;
-  /** K, the mixture components of a mixture head (present exactly when head is not dot). */
+  /** K, the mixture components of a mixture head (present exactly for the mixture heads). */
   tastes?: number;
   /** Mixture-of-tastes only; absent means 'softmax'. */
   tasteMixing?: TasteMixing;
   /** Mixture-of-cosines only: the initial (or, when not learnt, fixed) temperature τ; head.scale starts at 1/τ. */
   temperature?: number;
+  /** Regression head only: E, the size of the item vectors it predicts (head.items' width). */
+  regressionDim?: number;
 }
 
 export interface NamedTensor {
@@ -83,6 +91,9 @@ export interface NamedTensor {
  *                         with tasteMixing 'max' there is no attention: [H_last, K·D] and [K·D]
  *     mixture-of-cosines: "head.W" [H_last, K·D] (user vectors), "head.b" [K·D],
  *                         "head.P" [H_last, K], "head.pb" [K] (mixing logits), "head.scale" [1] (1/τ)
+ *   Regression head (E = regressionDim):
+ *     "head.W" [H_last, E], "head.b" [E] (the prediction p = h·W + b),
+ *     "head.items" [nItems, E] (the fixed item vectors, unit rows; never trained, a zero row never scores)
  */
 export interface Gru4RecWeights {
   arch: Gru4RecArch;
@@ -137,6 +148,7 @@ function canonicalHead(arch: Gru4RecArch): Partial<Gru4RecArch> {
   const head = headOf(arch);
   if (head === 'dot') return {};
   if (head === 'mixture-of-tastes') return { head, tastes: arch.tastes, ...(arch.tasteMixing === 'max' ? { tasteMixing: 'max' as const } : {}) };
+  if (head === 'regression') return { head, regressionDim: arch.regressionDim };
   return { head, tastes: arch.tastes, temperature: arch.temperature };
 }
 
@@ -178,6 +190,10 @@ export function headShapes(arch: Gru4RecArch): Record<string, number[]> {
   if (head === 'dot') return {};
   const K = arch.tastes ?? 0;
   const D = arch.hiddenSizes[arch.hiddenSizes.length - 1];
+  if (head === 'regression') {
+    const E = arch.regressionDim ?? 0;
+    return { 'head.W': [D, E], 'head.b': [E], 'head.items': [arch.nItems, E] };
+  }
   if (head === 'mixture-of-tastes') {
     const width = (arch.tasteMixing === 'max' ? 1 : 2) * K * D;
     return { 'head.W': [D, width], 'head.b': [width] };
@@ -214,9 +230,13 @@ function validateHeadArch(arch: Gru4RecArch): void {
   if (arch.head !== undefined && !(HEADS as readonly string[]).includes(arch.head))
     throw new Error(`arch.head must be one of ${HEADS.join(', ')}, got ${JSON.stringify(arch.head)}`);
   const head = headOf(arch);
-  if (head === 'dot') {
+  const isRegression = head === 'regression';
+  if (isRegression !== (arch.regressionDim !== undefined)) throw new Error(`arch.regressionDim is ${isRegression ? 'required' : 'only read'} by the regression head`);
+  if (isRegression && (!Number.isInteger(arch.regressionDim) || (arch.regressionDim as number) < 1))
+    throw new Error(`arch.regressionDim must be a positive integer, got ${JSON.stringify(arch.regressionDim)}`);
+  if (head === 'dot' || isRegression) {
     if (arch.tastes !== undefined || arch.tasteMixing !== undefined || arch.temperature !== undefined)
-      throw new Error('arch.tastes, arch.tasteMixing and arch.temperature belong to the mixture heads, not the dot head');
+      throw new Error(`arch.tastes, arch.tasteMixing and arch.temperature belong to the mixture heads, not the ${head} head`);
     return;
   }
   if (!Number.isInteger(arch.tastes) || (arch.tastes as number) < 1)

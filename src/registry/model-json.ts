@@ -31,6 +31,7 @@ export const ArchSchema = z.object({
   tastes: intAtLeast(1, 'must be a positive integer').optional(),
   tasteMixing: z.enum(TASTE_MIXINGS, { error: `must be one of ${TASTE_MIXINGS.map((m) => `"${m}"`).join(', ')}` }).optional(),
   temperature: z.number({ error: 'must be a positive number' }).positive({ error: 'must be a positive number' }).optional(),
+  regressionDim: intAtLeast(1, 'must be a positive integer').optional(),
 }) satisfies z.ZodType<Gru4RecArch>;
 
 export const TensorEntrySchema = z.object({

@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { eventCount, type SessionData } from '../data/sessions.ts';
 import { Gru4Rec } from '../model/gru4rec.ts';
-import { archOf, type Gru4RecConfig } from '../model/gru4rec-config.ts';
+import { archOf, item2vecOptionsOf, type Gru4RecConfig } from '../model/gru4rec-config.ts';
+import { regressionItemVectors } from '../model/item2vec.ts';
 import { Gru4RecTrainer, type StepTiming } from './gru4rec-trainer.ts';
 import type { OptimizerState } from './optimizer.ts';
 import { SessionParallelIterator, type SessionBatch } from './session-parallel.ts';
@@ -29,6 +30,8 @@ export interface TrainStats {
   lossHistory: number[];
   timing: StepTiming;
   backend: string;
+  /** What ran the step's products (Gru4RecTrainer.kernel): 'ort-step', 'ort-output' or 'tfjs', and why not faster. */
+  kernel: Gru4RecTrainer['kernel'];
   aborted: boolean;
 }
 
@@ -69,6 +72,17 @@ export function trainSteps(trainer: Gru4RecTrainer, batches: Iterable<SessionBat
 }
 
 /**
+ * A fresh model for `config` over `train`'s catalogue. The regression head's targets come from the
+ * data: item2vec runs on the same training sessions first (before any GRU step, so the targets never
+ * move under the predictions), and its unit vectors become the fixed head.items.
+ */
+export function initialModel(train: SessionData, nItems: number, config: Gru4RecConfig): Gru4Rec {
+  const arch = archOf(config, nItems);
+  if (config.head !== 'regression') return Gru4Rec.init(arch, config.seed);
+  return Gru4Rec.init(arch, config.seed, regressionItemVectors(train, nItems, item2vecOptionsOf(config)));
+}
+
+/**
  * Train GRU4Rec for config.nEpochs passes over `train` with session-parallel mini-batches.
  * An aborted signal stops at the next step and returns the model trained so far.
  */
@@ -78,7 +92,7 @@ export async function trainGru4Rec(
   config: Gru4RecConfig,
   opts: TrainOptions = {},
 ): Promise<{ model: Gru4Rec; stats: TrainStats; optimizer?: OptimizerState }> {
-  const model = opts.model ?? Gru4Rec.init(archOf(config, nItems), config.seed);
+  const model = opts.model ?? initialModel(train, nItems, config);
   const trainer = new Gru4RecTrainer(model, config, itemSupport(train, nItems));
   const iterator = new SessionParallelIterator(train, config.batchSize);
   const fit = new FitRecord(config.nEpochs, SessionParallelIterator.pairCount(train), opts);
@@ -89,7 +103,7 @@ export async function trainGru4Rec(
     if (!opts.model) model.dispose();
     throw err;
   }
-  const stats = fit.stats({ ...trainer.timing });
+  const stats = fit.stats({ ...trainer.timing }, trainer.kernel);
   const optimizer = opts.keepOptimizerState ? trainer.optimizerState() : undefined;
   trainer.dispose();
   return { model, stats, ...(optimizer ? { optimizer } : {}) };
@@ -148,10 +162,10 @@ class FitRecord {
     this.opts.onProgress?.({ epoch, nEpochs, epochEvents, epochTotal, events, loss, eventsPerSec: events / Math.max(seconds, 1e-9), seconds });
   }
 
-  stats(timing: StepTiming): TrainStats {
+  stats(timing: StepTiming, kernel: Gru4RecTrainer['kernel']): TrainStats {
     const seconds = this.seconds();
     const { lossHistory, events, aborted } = this;
-    return { epochs: lossHistory.length, events, seconds, eventsPerSec: events / Math.max(seconds, 1e-9), lossHistory, timing, backend: tf.getBackend(), aborted };
+    return { epochs: lossHistory.length, events, seconds, eventsPerSec: events / Math.max(seconds, 1e-9), lossHistory, timing, backend: tf.getBackend(), kernel, aborted };
   }
 
   private seconds(): number {

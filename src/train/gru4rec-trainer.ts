@@ -66,8 +66,9 @@ export class Gru4RecTrainer {
     // The assembler checks the support; it goes first so a bad one leaves no optimizer state behind.
     this.assembler = new StepInputAssembler(model, config, support);
     this.tables = new ItemTables(model, config);
-    // A fixed cosine temperature is a parameter the optimizer never sees.
-    const frozen = (n: string) => n === 'head.scale' && !config.learnTemperature;
+    // Parameters the optimizer never sees: a fixed cosine temperature, and the regression head's item
+    // vectors (its targets: trained, they would collapse towards the predictions).
+    const frozen = (n: string) => (n === 'head.scale' && !config.learnTemperature) || n === 'head.items';
     this.denseNames = Object.keys(model.vars).filter((n) => !this.tables.names.has(n) && !frozen(n));
     const trainable = Object.fromEntries(Object.entries(model.vars).filter(([n]) => (arch.useBias || n !== 'out.by') && !frozen(n)));
     this.optimizer = new Gru4RecOptimizer(config, trainable, this.tables.names, opts.optimizerState);

@@ -88,8 +88,17 @@ class StepFeeds {
 const f32 = (t: tf.Tensor) => t.dataSync() as Float32Array;
 const tensorOf = (data: Float32Array, shape: number[]) => new ort.Tensor('float32', data, shape);
 
+/** onnxruntime intra-op threads for the kernels: STREAMREC_TRAIN_THREADS, else 1 (a trainer often shares its cores with serving). */
+export function kernelThreadsFromEnv(env: NodeJS.ProcessEnv = process.env): number {
+  const v = env.STREAMREC_TRAIN_THREADS;
+  if (v === undefined || v === '') return 1;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`STREAMREC_TRAIN_THREADS: expected a positive integer, got "${v}"`);
+  return n;
+}
+
 function openKernelSession(graph: Uint8Array): SyncOrtSession | string {
-  return openSyncSession(graph);
+  return openSyncSession(graph, { intraOpNumThreads: kernelThreadsFromEnv() });
 }
 
 /**

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { Gru4Rec } from '../model/gru4rec.ts';
-import type { Gru4RecConfig } from '../model/gru4rec-config.ts';
+import { REGRESSION_LOSS, type Gru4RecConfig } from '../model/gru4rec-config.ts';
+import { cosineRegressionLoss, type HeadParams } from '../model/heads.ts';
 import { sampledLoss } from '../model/losses.ts';
 import { gatherRows } from '../model/ops.ts';
 import { encoderStack } from '../model/encoder-stack.ts';
@@ -32,8 +33,9 @@ export function carriedHidden(prev: tf.Tensor2D[] | null, hiddenSizes: readonly 
  * The step's loss as a function of its differentiated leaves, for tf.valueAndGrads: first the
  * nGathered item-table rows of ItemTables.gather ([input rows, output rows, output biases]), then
  * the dense parameters in denseNames order. Forward pass of the sampled output set, then the
- * configured loss, scaled by n / batchSize as the official code. Uploads the step's masks once,
- * outside the returned function. `onHidden` receives the next hidden states (no gradient path:
+ * configured loss, scaled by n / batchSize as the official code. The regression head's cosine loss
+ * reads no sampled scores: the encoder's last output goes straight to cosineRegressionLoss against
+ * the targets' fixed vectors. Uploads the step's masks once, outside the returned function. `onHidden` receives the next hidden states (no gradient path:
  * one-step truncation, as the original). Call inside tf.tidy.
  */
 export function sampledStepLoss(args: {
@@ -57,6 +59,8 @@ export function sampledStepLoss(args: {
   const logqT = logq ? tf.tensor1d(logq) : null;
   const excludeT = exclude && !output ? tf.tensor2d(exclude, [n, R]) : null;
   const triesT = hingeTries ? tf.tensor2d(hingeTries, [n, hingeTries.length / n], 'int32') : null;
+  // The regression head's targets: head.items rows of the n targets (the first n output columns); fixed, not a leaf.
+  const regressionTargets = cfg.loss === REGRESSION_LOSS ? gatherRows(model.vars['head.items'] as tf.Tensor2D, tf.tensor2d(inputs.outIds.subarray(0, n), [n, 1], 'int32')) : null;
   return (...xs: tf.Tensor[]): tf.Scalar => {
     const rows = xs.slice(0, nGathered) as tf.Tensor2D[];
     // Parameters left out of denseNames (a fixed cosine temperature) are read from the variables.
@@ -66,6 +70,15 @@ export function sampledStepLoss(args: {
     // logQ shifts whole columns like the bias does: fold it into the [R] vector, not the [n, R] scores.
     if (logqT) outBias = outBias ? tf.sub(outBias, logqT) : tf.neg(logqT);
     const layers = arch.hiddenSizes.map((_, l) => model.layerParams(l, params));
+    if (cfg.loss === REGRESSION_LOSS) {
+      const { states, outputs } = encoderStack(embedT ? tf.mul(inputRows, embedT) : inputRows, hidden, layers, hiddenT);
+      onHidden(states.map((h) => tf.keep(h)));
+      const l = cosineRegressionLoss(outputs[outputs.length - 1], model.headParams(params) as HeadParams, regressionTargets as tf.Tensor2D);
+      // ItemTables gathers the output rows (and biases) every step, and tf.valueAndGrads refuses a leaf
+      // with no path to the value; this loss reads none of them, so they join it with weight 0.
+      const unread = tf.addN(rows.slice(1).map((r) => tf.sum(r)));
+      return tf.mul(tf.add(l, tf.mul(unread, 0)), n / cfg.batchSize);
+    }
     if (output) {
       // The encoder on tfjs; its last output goes to the onnxruntime op, which returns the scaled loss.
       const { states, outputs } = encoderStack(embedT ? tf.mul(inputRows, embedT) : inputRows, hidden, layers, hiddenT);

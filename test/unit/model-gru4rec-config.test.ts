@@ -33,7 +33,7 @@ test('every preset validates; the published ones are the large official sizes', 
 
 test('errors name the field and the rule', () => {
   const cases: Array<[Record<string, unknown>, RegExp]> = [
-    [{ loss: 'hinge' }, /loss must be one of "cross-entropy", "bpr", "top1", "bpr-max", "top1-max", "adaptive-hinge", got "hinge"/],
+    [{ loss: 'hinge' }, /loss must be one of "cross-entropy", "bpr", "top1", "bpr-max", "top1-max", "adaptive-hinge", "cosine", got "hinge"/],
     [{ layers: [] }, /layers must be a non-empty list of positive integers/],
     [{ layers: [100, 0] }, /layers must be a non-empty list/],
     [{ learningRate: 0 }, /learningRate must be a positive number, got 0/],

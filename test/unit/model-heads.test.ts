@@ -233,7 +233,7 @@ test('config: head, tastes, mixing and temperature are validated, reach the arch
   });
   assert.equal(archOf(validateGru4RecConfig({ head: 'mixture-of-tastes', tasteMixing: 'max' }), 5).tasteMixing, 'max');
   assert.equal(archOf(validateGru4RecConfig({ head: 'mixture-of-cosines', cosineTemperature: 0.05 }), 5).temperature, 0.05);
-  assert.throws(() => validateGru4RecConfig({ head: 'mot' }), /GRU4Rec config: head must be one of "dot", "mixture-of-tastes", "mixture-of-cosines", got "mot"/);
+  assert.throws(() => validateGru4RecConfig({ head: 'mot' }), /GRU4Rec config: head must be one of "dot", "mixture-of-tastes", "mixture-of-cosines", "regression", got "mot"/);
   assert.throws(() => validateGru4RecConfig({ tastes: 0 }), /tastes must be an integer >= 1, got 0/);
   assert.throws(() => validateGru4RecConfig({ cosineTemperature: 0 }), /cosineTemperature must be a positive number, got 0/);
   const { head: _a, tastes: _b, tasteMixing: _c, ...mot } = gru4recPreset('rsc15-mot-fast');

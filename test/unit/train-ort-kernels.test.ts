@@ -8,7 +8,7 @@ import { archOf, validateGru4RecConfig, type Gru4RecConfig } from '../../src/mod
 import { targetMask } from '../../src/model/losses.ts';
 import { openSyncSession } from '../../src/engine/onnx/sync-session.ts';
 import { ItemTables } from '../../src/train/item-tables.ts';
-import { kernelChoiceFromEnv, OrtGruStep, OrtSampledOutput } from '../../src/train/ort-sampled-output.ts';
+import { kernelChoiceFromEnv, kernelThreadsFromEnv, OrtGruStep, OrtSampledOutput } from '../../src/train/ort-sampled-output.ts';
 import { sampledStepLoss } from '../../src/train/sampled-step-loss.ts';
 import type { SessionBatch } from '../../src/train/session-parallel.ts';
 import { StepInputAssembler } from '../../src/train/step-inputs.ts';
@@ -177,4 +177,10 @@ test('STREAMREC_TRAIN_KERNEL picks the kernel; a bad value is refused in one lin
   assert.equal(kernelChoiceFromEnv({}), 'auto');
   assert.equal(kernelChoiceFromEnv({ STREAMREC_TRAIN_KERNEL: 'tfjs' }), 'tfjs');
   assert.throws(() => kernelChoiceFromEnv({ STREAMREC_TRAIN_KERNEL: 'gpu' }), /^Error: STREAMREC_TRAIN_KERNEL: expected one of auto, ort, tfjs, got "gpu"$/);
+});
+
+test("STREAMREC_TRAIN_THREADS sizes the kernels' thread pool; a bad value is refused in one line", () => {
+  assert.equal(kernelThreadsFromEnv({}), 1);
+  assert.equal(kernelThreadsFromEnv({ STREAMREC_TRAIN_THREADS: '2' }), 2);
+  assert.throws(() => kernelThreadsFromEnv({ STREAMREC_TRAIN_THREADS: '0' }), /STREAMREC_TRAIN_THREADS: expected a positive integer, got "0"/);
 });

@@ -9,8 +9,9 @@
  *                       scores, ReduceSum over K (tasteMixing 'max': ReduceMax of the taste scores), + by
  *   mixture-of-cosines  û = unit(Reshape(h·W + b, [B, K, D])), π = Softmax(h·P + pb),
  *                       q = scale · Σ_k π_k û_k, Gemm(q, unit(Wy), by, transB)
- * unit(x) = x / sqrt(Σ x² + NORM_EPSILON) as in heads.ts. unit(Wy) depends on initializers only,
- * so onnxruntime folds it into a constant when it loads the graph.
+ *   regression          q = unit(h·W + b), Gemm(q, unit(head.items), transB): no out.Wy, no bias
+ * unit(x) = x / sqrt(Σ x² + NORM_EPSILON) as in heads.ts. unit(Wy) and unit(head.items) depend on
+ * initializers only, so onnxruntime folds them into constants when it loads the graph.
  */
 import { NORM_EPSILON } from '../../model/heads.ts';
 import { headOf, type Gru4RecArch } from '../../model/weights.ts';
@@ -27,6 +28,10 @@ const axis = (value: number) => ({ axis: { kind: 'int' as const, value } });
 export function headScoresGraph(g: GraphBuilder, w: (name: string) => string, arch: Gru4RecArch, h: string, output?: string): string {
   const head = headOf(arch);
   const out = output ?? g.tmp('scores');
+  // One epsilon initializer however many tensors are normalised (a name may be initialised once).
+  let eps: string | null = null;
+  const unit = (x: string, ax: number): string => unitRows(g, x, ax, (eps ??= g.floatInit('head.norm_epsilon', [], Float32Array.of(NORM_EPSILON))));
+  if (head === 'regression') return g.op('Gemm', [unit(g.apply('Gemm', [h, w('head.W'), w('head.b')]), 1), unit(w('head.items'), 1)], out, TRANS_B)[0];
   const bias = arch.useBias ? [w('out.by')] : [];
   if (head === 'dot') return g.op('Gemm', [h, w('out.Wy'), ...bias], out, TRANS_B)[0];
   const K = arch.tastes as number;
@@ -48,9 +53,6 @@ export function headScoresGraph(g: GraphBuilder, w: (name: string) => string, ar
     return withBias(g.apply('ReduceSum', [g.apply('Mul', [weights, perTaste(t)]), tasteAxis], { keepdims: { kind: 'int', value: 0 } }));
   }
 
-  const eps = g.floatInit('head.norm_epsilon', [], Float32Array.of(NORM_EPSILON));
-  const unit = (x: string, ax: number): string =>
-    g.apply('Div', [x, g.apply('Sqrt', [g.apply('Add', [g.apply('ReduceSumSquare', [x], { axes: { kind: 'ints', value: [ax] }, keepdims: { kind: 'int', value: 1 } }), eps])])]);
   const users = unit(g.apply('Reshape', [g.apply('Gemm', [h, w('head.W'), w('head.b')]), g.int64Init('head.shape_users', [-1, K, D])]), 2);
   const mix = g.apply('Softmax', [g.apply('Gemm', [h, w('head.P'), w('head.pb')])], axis(1));
   const mix3 = g.apply('Unsqueeze', [mix, g.int64Init('head.axis_mix', [2])]);
@@ -60,4 +62,12 @@ export function headScoresGraph(g: GraphBuilder, w: (name: string) => string, ar
     w('head.scale'),
   ]);
   return g.op('Gemm', [query, unit(w('out.Wy'), 1), ...bias], out, TRANS_B)[0];
+}
+
+/** x scaled to unit length along axis `ax`: x / sqrt(Σ x² + NORM_EPSILON), as heads.ts's unitRows. */
+function unitRows(g: GraphBuilder, x: string, ax: number, eps: string): string {
+  return g.apply('Div', [
+    x,
+    g.apply('Sqrt', [g.apply('Add', [g.apply('ReduceSumSquare', [x], { axes: { kind: 'ints', value: [ax] }, keepdims: { kind: 'int', value: 1 } }), eps])]),
+  ]);
 }

@@ -1,13 +1,20 @@
-import { expectedShapes, type Gru4RecWeights } from '../../model/weights.ts';
+import { cellOf, expectedShapes, inputBlocks, type Gru4RecWeights } from '../../model/weights.ts';
+import { perItemTensors } from '../../registry/model-delta.ts';
 import { Rng } from '../../random/rng.ts';
 import type { OptimizerState } from '../optimizer.ts';
 
 /**
  * Gives a model rows for newly admitted items without retraining it: every item table (the
- * tensors whose first dimension is nItems: item_embedding or one-hot gru0.Wx, out.Wy, out.by)
- * grows to `nItems` rows, and the rows of new and recycled items are initialised the way
- * Gru4Rec.init initialises a table (uniform ±sqrt(6/(rows + cols/blocks)), biases 0). Their
- * optimizer slots start at zero, like a fresh optimizer's; every other row and tensor is copied.
+ * tensors whose first dimension is nItems: item_embedding or a one-hot layer 0's Wx, out.Wy,
+ * out.by, the regression head's head.items) grows to `nItems` rows, and the rows of new and
+ * recycled items are initialised the way Gru4Rec.init initialises a table (uniform
+ * ±sqrt(6/(rows + cols/blocks)), biases 0). Their optimizer slots start at zero, like a fresh
+ * optimizer's; every other row and tensor is copied.
+ *
+ * head.items is the exception: its rows are item2vec vectors learnt before training, fixed, and a
+ * window is far too little data to learn one, so a new or recycled item gets a zero vector. The
+ * regression head then scores it cosine 0 for every session (never pushed up, never pushed
+ * down) until a model trained from scratch on data holding it gives it a vector.
  */
 export function growCatalogue(
   weights: Gru4RecWeights,
@@ -21,11 +28,12 @@ export function growCatalogue(
   const arch = { ...weights.arch, hiddenSizes: [...weights.arch.hiddenSizes], nItems };
   const after = expectedShapes(arch);
   const rng = new Rng(seed);
+  const itemTables = perItemTensors(arch);
   const tensors: Gru4RecWeights['tensors'] = {};
   const slots: OptimizerState['slots'] = {};
   for (const [name, shape] of Object.entries(after)) {
     const src = weights.tensors[name];
-    if (!isItemTable(name, arch.embeddingDim, arch.constrainedEmbedding)) {
+    if (!itemTables.has(name)) {
       tensors[name] = { shape: [...src.shape], data: src.data };
       if (state.slots[name]) slots[name] = state.slots[name];
       continue;
@@ -33,7 +41,8 @@ export function growCatalogue(
     const rowSize = shape.length > 1 ? shape[1] : 1;
     const data = new Float32Array(nItems * rowSize);
     data.set(src.data);
-    const sigma = shape.length === 2 ? Math.sqrt(6 / (nItems + shape[1] / (name.endsWith('.Wx') ? 3 : 1))) : 0;
+    const blocks = name.endsWith('.Wx') ? inputBlocks(cellOf(arch)) : 1;
+    const sigma = shape.length === 2 && name !== 'head.items' ? Math.sqrt(6 / (nItems + shape[1] / blocks)) : 0;
     const fresh = (row: number) => {
       for (let k = row * rowSize; k < (row + 1) * rowSize; k++) data[k] = sigma > 0 ? rng.uniform(-sigma, sigma) : 0;
     };
@@ -53,10 +62,4 @@ export function growCatalogue(
     }
   }
   return { weights: { arch, tensors }, state: { steps: state.steps, slots } };
-}
-
-/** Whether the tensor `name` has one row per item (see weights.ts for the layouts). */
-function isItemTable(name: string, embeddingDim: number, constrained: boolean): boolean {
-  if (name === 'out.Wy' || name === 'out.by' || name === 'item_embedding') return true;
-  return name === 'gru0.Wx' && embeddingDim === 0 && !constrained;
 }
