@@ -65,26 +65,25 @@ export function sampledStepLoss(args: {
     const rows = xs.slice(0, nGathered) as tf.Tensor2D[];
     // Parameters left out of denseNames (a fixed cosine temperature) are read from the variables.
     const params = { ...model.vars, ...Object.fromEntries(denseNames.map((name, k) => [name, xs[nGathered + k]])) };
-    const [inputRows, outRows] = [rows[0], rows[1]];
+    const inputRows = rows[0];
+    const layers = arch.hiddenSizes.map((_, l) => model.layerParams(l, params));
+    // The encoder alone, for the paths that score its last output themselves.
+    const encode = () => {
+      const { states, outputs } = encoderStack(embedT ? tf.mul(inputRows, embedT) : inputRows, hidden, layers, hiddenT);
+      onHidden(states.map((h) => tf.keep(h)));
+      return outputs[outputs.length - 1];
+    };
+    if (cfg.loss === REGRESSION_LOSS) {
+      // ItemTables gathers only the input rows for this head: the loss reads no output rows.
+      const l = cosineRegressionLoss(encode(), model.headParams(params) as HeadParams, regressionTargets as tf.Tensor2D);
+      return tf.mul(l, n / cfg.batchSize);
+    }
+    const outRows = rows[1];
     let outBias = arch.useBias ? (rows[nGathered - 1] as unknown as tf.Tensor1D) : null;
     // logQ shifts whole columns like the bias does: fold it into the [R] vector, not the [n, R] scores.
     if (logqT) outBias = outBias ? tf.sub(outBias, logqT) : tf.neg(logqT);
-    const layers = arch.hiddenSizes.map((_, l) => model.layerParams(l, params));
-    if (cfg.loss === REGRESSION_LOSS) {
-      const { states, outputs } = encoderStack(embedT ? tf.mul(inputRows, embedT) : inputRows, hidden, layers, hiddenT);
-      onHidden(states.map((h) => tf.keep(h)));
-      const l = cosineRegressionLoss(outputs[outputs.length - 1], model.headParams(params) as HeadParams, regressionTargets as tf.Tensor2D);
-      // ItemTables gathers the output rows (and biases) every step, and tf.valueAndGrads refuses a leaf
-      // with no path to the value; this loss reads none of them, so they join it with weight 0.
-      const unread = tf.addN(rows.slice(1).map((r) => tf.sum(r)));
-      return tf.mul(tf.add(l, tf.mul(unread, 0)), n / cfg.batchSize);
-    }
-    if (output) {
-      // The encoder on tfjs; its last output goes to the onnxruntime op, which returns the scaled loss.
-      const { states, outputs } = encoderStack(embedT ? tf.mul(inputRows, embedT) : inputRows, hidden, layers, hiddenT);
-      onHidden(states.map((h) => tf.keep(h)));
-      return output.lossOf(outputs[outputs.length - 1], outRows, outBias, exclude);
-    }
+    // The encoder on tfjs; its last output goes to the onnxruntime op, which returns the scaled loss.
+    if (output) return output.lossOf(encode(), outRows, outBias, exclude);
     const out = Gru4Rec.sampledForward({ arch, head: model.headParams(params), inputRows, hidden, layers, outRows, outBias, embedMask: embedT, hiddenMasks: hiddenT });
     // The carried state outlives the caller's tidy scope.
     onHidden(out.hidden.map((h) => tf.keep(h)));
