@@ -7,9 +7,9 @@ import { archOf, gru4recPreset, validateGru4RecConfig } from '../../src/model/gr
 import { adaptiveHingeLoss, sampledLoss, targetMask } from '../../src/model/losses.ts';
 import { Rng } from '../../src/random/rng.ts';
 import { Gru4RecTrainer } from '../../src/train/trainer.ts';
-import { SessionParallelIterator } from '../../src/train/session-parallel.ts';
 import { hingeTries } from '../../src/train/step-inputs.ts';
 import { expectedShapes } from '../../src/model/weights.ts';
+import { chainHits, chainSessions, lossPerEpoch } from '../support/chain-fit.ts';
 
 before(async () => {
   await initBackend('wasm', () => {});
@@ -94,19 +94,6 @@ test('gradient of the adaptive hinge matches central differences on every score,
   assert.ok(nonZero >= 2 && nonZero % 2 === 0, `${nonZero} non-zero gradient entries`);
 });
 
-/** Sessions that walk item i → i+1 (mod nItems). */
-function chainSessions(nSessions: number, nItems: number) {
-  const items: number[] = [];
-  const offsets = [0];
-  for (let s = 0; s < nSessions; s++) {
-    const len = 3 + (s % 6);
-    const start = (s * 7) % nItems;
-    for (let k = 0; k < len; k++) items.push((start + k) % nItems);
-    offsets.push(items.length);
-  }
-  return { sessionIds: offsets.slice(1).map((_, s) => `s${s}`), offsets: Int32Array.from(offsets), items: Int32Array.from(items), times: Float64Array.from(items, (_, e) => e) };
-}
-
 for (const nSample of [8, 0]) {
   test(`the trainer fits a GRU with the adaptive hinge (${nSample ? `${nSample} samples` : 'in-batch negatives only'}): loss falls, next items rank first, no tensor leaks`, () => {
     const nItems = 20;
@@ -124,39 +111,10 @@ for (const nSample of [8, 0]) {
     const numTensors = tf.memory().numTensors;
     const trainer = new Gru4RecTrainer(model, config, new Float64Array(nItems).fill(10));
     const data = chainSessions(120, nItems);
-    const lossOfEpoch: number[] = [];
-    for (let epoch = 0; epoch < 6; epoch++) {
-      trainer.resetState();
-      let sum = 0;
-      let steps = 0;
-      const it = new SessionParallelIterator(data, config.batchSize);
-      for (let batch = it.next(); batch; batch = it.next()) {
-        const l = trainer.step(batch);
-        if (l !== null) {
-          sum += l;
-          steps++;
-        }
-      }
-      lossOfEpoch.push(sum / steps);
-    }
+    const lossOfEpoch = lossPerEpoch(trainer, data, 6);
     trainer.dispose();
     assert.ok(lossOfEpoch[5] < 0.1 * lossOfEpoch[0], `loss per epoch ${lossOfEpoch.map((v) => v.toFixed(3))}`);
-    const h = model.stateSizes.map((s) => new Float32Array(nItems * s));
-    const first = model.step(
-      h,
-      Int32Array.from({ length: nItems }, (_, i) => i),
-    );
-    const second = model.step(
-      first.hidden,
-      Int32Array.from({ length: nItems }, (_, i) => (i + 1) % nItems),
-    );
-    let hits = 0;
-    for (let i = 0; i < nItems; i++) {
-      const row = second.scores.subarray(i * nItems, (i + 1) * nItems);
-      let best = 0;
-      for (let j = 1; j < nItems; j++) if (row[j] > row[best]) best = j;
-      if (best === (i + 2) % nItems) hits++;
-    }
+    const hits = chainHits(model, nItems);
     assert.ok(hits >= 0.8 * nItems, `next item ranked first for ${hits}/${nItems} sessions`);
     model.dispose();
     assert.equal(tf.memory().numTensors, numTensors - Object.keys(expectedShapes(model.arch)).length, 'training leaves only the model variables, now disposed');

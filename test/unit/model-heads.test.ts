@@ -13,8 +13,6 @@ import { sampledLoss, targetMask } from '../../src/model/losses.ts';
 import { gatherRows } from '../../src/model/ops.ts';
 import { expectedShapes, validateWeights, type Gru4RecArch, type Gru4RecWeights } from '../../src/model/weights.ts';
 import { loadModel, MANIFEST_JSON, MODEL_JSON, saveModel } from '../../src/registry/model-file.ts';
-import { createOrtEngine } from '../../src/engine/ort-engine.ts';
-import { createTfjsEngine } from '../../src/engine/tfjs-engine.ts';
 import { loadConfig } from '../../src/config/config.ts';
 import { buildGru4RecRecommender } from '../../src/serving/create-recommender.ts';
 import { ConfigError } from '../../src/errors/errors.ts';
@@ -25,6 +23,7 @@ import { runTrain } from '../../src/cli/train.ts';
 import { syntheticClicks } from '../../src/data/synthetic.ts';
 import { Rng } from '../../src/random/rng.ts';
 import { syntheticWeights } from '../support/synthetic-weights.ts';
+import { assertServingParity, maxAbsDiff } from '../support/serving-parity.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'streamrec-heads-'));
 
@@ -33,12 +32,6 @@ before(async () => {
 });
 
 after(() => rmSync(root, { recursive: true, force: true }));
-
-const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-};
 
 const base = { nItems: 29, embeddingDim: 0, hiddenSizes: [6], constrainedEmbedding: false, useBias: true };
 const MOT: Gru4RecArch = { ...base, head: 'mixture-of-tastes', tastes: 3 };
@@ -287,39 +280,6 @@ for (const arch of [MOT_MAX, { ...MOC, constrainedEmbedding: true, embeddingDim:
   });
 }
 
-/**
- * The exported ONNX graph (head-graph.ts nodes) and the tfjs engine against the training-side
- * model's own step (shown above to equal its training forward pass), over chained steps.
- */
-async function assertServingParity(arch: Gru4RecArch, seed: number): Promise<void> {
-  const weights = syntheticWeights(arch, seed);
-  const model = Gru4Rec.fromWeights(weights);
-  const B = 5;
-  const opts = { topK: 7, maxBatch: B, outputScores: true, log: () => undefined };
-  const engines = [await createOrtEngine(weights, { ...opts, providers: ['cpu'] }), await createTfjsEngine(weights, opts)];
-  let hRef: Float32Array[] = model.stateSizes.map((s) => new Float32Array(B * s));
-  const hEng = engines.map(() => model.stateSizes.map((s) => new Float32Array(B * s)));
-  const outs = engines.map(() => ({ topIdx: new Int32Array(B * 7), topScore: new Float32Array(B * 7), scores: new Float32Array(B * arch.nItems) }));
-  for (let t = 0; t < 3; t++) {
-    const items = Int32Array.from({ length: B }, (_, b) => (b * 7 + t * 3) % arch.nItems);
-    const ref = model.step(hRef, items);
-    for (const [e, engine] of engines.entries()) {
-      await engine.step(B, items, hEng[e], outs[e]);
-      assert.ok(maxAbsDiff(outs[e].scores, ref.scores) < 1e-4, `${engine.name} step ${t}: scores differ by ${maxAbsDiff(outs[e].scores, ref.scores)}`);
-      ref.hidden.forEach((h, l) => assert.ok(maxAbsDiff(hEng[e][l], h) < 1e-4, `${engine.name} step ${t}: state ${l}`));
-      // Top-K of the served list is the head's ranking.
-      for (let b = 0; b < B; b++) {
-        const row = ref.scores.subarray(b * arch.nItems, (b + 1) * arch.nItems);
-        const best = Array.from(row.keys()).sort((x, y) => row[y] - row[x])[0];
-        assert.ok(Math.abs(row[outs[e].topIdx[b * 7]] - row[best]) < 1e-5, `${engine.name} row ${b}: top item`);
-      }
-    }
-    hRef = ref.hidden;
-  }
-  for (const e of engines) await e.dispose();
-  model.dispose();
-}
-
 const PARITY: Array<[string, Gru4RecArch]> = [
   ['GRU, mixture-of-tastes softmax, one-hot input', { ...MOT, nItems: 61, hiddenSizes: [8] }],
   ['GRU, mixture-of-tastes max, constrained, no bias', { ...MOT_MAX, nItems: 61, hiddenSizes: [8], constrainedEmbedding: true, embeddingDim: 8, useBias: false }],
@@ -329,7 +289,7 @@ const PARITY: Array<[string, Gru4RecArch]> = [
   ['mLSTM, mixture-of-cosines', { ...MOC, cell: 'mlstm', nItems: 61, hiddenSizes: [8] }],
 ];
 for (const [i, [label, arch]] of PARITY.entries()) {
-  test(`ONNX export and tfjs engine score as the training-side model (${label})`, () => assertServingParity(arch, 20 + i));
+  test(`ONNX export and tfjs engine score as the training-side model (${label})`, () => assertServingParity(syntheticWeights(arch, 20 + i)));
 }
 
 test('serving a mixture-of-tastes LSTM through the recommender (session store, ORT engine) ranks exactly as the training-side model steps', async () => {

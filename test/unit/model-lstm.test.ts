@@ -11,12 +11,12 @@ import { archOf, gru4recPreset, validateGru4RecConfig } from '../../src/model/gr
 import { expectedShapes, inputTableName, stateSizes, type Gru4RecArch } from '../../src/model/weights.ts';
 import { loadModel, MANIFEST_JSON, MODEL_JSON, saveModel } from '../../src/registry/model-file.ts';
 import { Gru4RecTrainer } from '../../src/train/trainer.ts';
-import { SessionParallelIterator } from '../../src/train/session-parallel.ts';
 import { loadConfig } from '../../src/config/config.ts';
 import { buildGru4RecRecommender } from '../../src/serving/create-recommender.ts';
 import type { RecommendOutcome } from '../../src/serving/recommender.ts';
 import { referenceStep } from '../support/reference-engine.ts';
 import { syntheticWeights } from '../support/synthetic-weights.ts';
+import { chainHits, chainSessions, lossPerEpoch } from '../support/chain-fit.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'streamrec-lstm-'));
 
@@ -190,24 +190,6 @@ test('a model file whose cell does not match its tensors, or whose config names 
   await assert.rejects(saveModel(join(root, 'mismatch'), { weights: syntheticWeights(arch, 2), itemIds, config: gruConfig }), /the config describes architecture/);
 });
 
-/** Sessions that walk item i → i+1 (mod nItems): a pattern a recurrent model learns in a few hundred steps. */
-function chainSessions(nSessions: number, nItems: number) {
-  const items: number[] = [];
-  const offsets = [0];
-  for (let s = 0; s < nSessions; s++) {
-    const len = 3 + (s % 6);
-    const start = (s * 7) % nItems;
-    for (let k = 0; k < len; k++) items.push((start + k) % nItems);
-    offsets.push(items.length);
-  }
-  return {
-    sessionIds: offsets.slice(1).map((_, s) => `s${s}`),
-    offsets: Int32Array.from(offsets),
-    items: Int32Array.from(items),
-    times: Float64Array.from(items, (_, e) => e),
-  };
-}
-
 for (const cell of ['lstm', 'mlstm'] as const) {
   test(`the trainer fits a ${cell} with dropout and two layers: loss falls, next-item accuracy rises, no tensor leaks`, () => {
     const nItems = 20;
@@ -227,40 +209,11 @@ for (const cell of ['lstm', 'mlstm'] as const) {
     const numTensors = tf.memory().numTensors;
     const trainer = new Gru4RecTrainer(model, config, new Float64Array(nItems).fill(10));
     const data = chainSessions(120, nItems);
-    const lossOfEpoch: number[] = [];
-    for (let epoch = 0; epoch < 6; epoch++) {
-      trainer.resetState();
-      let sum = 0;
-      let steps = 0;
-      const it = new SessionParallelIterator(data, config.batchSize);
-      for (let batch = it.next(); batch; batch = it.next()) {
-        const l = trainer.step(batch);
-        if (l !== null) {
-          sum += l;
-          steps++;
-        }
-      }
-      lossOfEpoch.push(sum / steps);
-    }
+    const lossOfEpoch = lossPerEpoch(trainer, data, 6);
     trainer.dispose();
     assert.ok(lossOfEpoch[5] < 0.6 * lossOfEpoch[0], `loss per epoch ${lossOfEpoch.map((v) => v.toFixed(3))}`);
     // After training, the item after i scores highest from a session that just clicked i-1, i.
-    const h = model.stateSizes.map((s) => new Float32Array(nItems * s));
-    const first = model.step(
-      h,
-      Int32Array.from({ length: nItems }, (_, i) => i),
-    );
-    const second = model.step(
-      first.hidden,
-      Int32Array.from({ length: nItems }, (_, i) => (i + 1) % nItems),
-    );
-    let hits = 0;
-    for (let i = 0; i < nItems; i++) {
-      const row = second.scores.subarray(i * nItems, (i + 1) * nItems);
-      let best = 0;
-      for (let j = 1; j < nItems; j++) if (row[j] > row[best]) best = j;
-      if (best === (i + 2) % nItems) hits++;
-    }
+    const hits = chainHits(model, nItems);
     assert.ok(hits >= 0.8 * nItems, `${cell}: next item ranked first for ${hits}/${nItems} sessions`);
     model.dispose();
     assert.equal(tf.memory().numTensors, numTensors - Object.keys(expectedShapes(model.arch)).length, 'training leaves only the model variables, now disposed');

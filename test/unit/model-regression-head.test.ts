@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/model/backend.ts';
-import { loadSessionTsv, sharedDataDir, type SessionData } from '../../src/data/sessions.ts';
+import { loadSessionTsv, sharedDataDir } from '../../src/data/sessions.ts';
 import { Gru4Rec } from '../../src/model/gru4rec.ts';
 import { archOf, gru4recPreset, headConfigOf, item2vecOptionsOf, validateGru4RecConfig } from '../../src/model/gru4rec-config.ts';
 import { cosineRegressionLoss, headScores, NORM_EPSILON, sampledItemSide, type HeadParams } from '../../src/model/heads.ts';
@@ -13,7 +13,6 @@ import { DEFAULT_ITEM2VEC, regressionItemVectors } from '../../src/model/item2ve
 import { expectedShapes, validateWeights, type Gru4RecArch, type Gru4RecWeights } from '../../src/model/weights.ts';
 import { loadModel, MODEL_JSON, saveModel } from '../../src/registry/model-file.ts';
 import { createOrtEngine } from '../../src/engine/ort-engine.ts';
-import { createTfjsEngine } from '../../src/engine/tfjs-engine.ts';
 import { loadConfig } from '../../src/config/config.ts';
 import { buildGru4RecRecommender } from '../../src/serving/create-recommender.ts';
 import { ConfigError } from '../../src/errors/errors.ts';
@@ -27,7 +26,9 @@ import { runTrain } from '../../src/cli/train.ts';
 import { syntheticClicks } from '../../src/data/synthetic.ts';
 import { Rng } from '../../src/random/rng.ts';
 import { syntheticWeights } from '../support/synthetic-weights.ts';
+import { assertServingParity, maxAbsDiff } from '../support/serving-parity.ts';
 import { EngineScorer } from '../support/engine-scorer.ts';
+import { chainHits, chainSessions, lossPerEpoch } from '../support/chain-fit.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'streamrec-regression-'));
 
@@ -36,12 +37,6 @@ before(async () => {
 });
 
 after(() => rmSync(root, { recursive: true, force: true }));
-
-const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-};
 
 const REG: Gru4RecArch = { nItems: 29, embeddingDim: 0, hiddenSizes: [6], constrainedEmbedding: false, useBias: true, head: 'regression', regressionDim: 5 };
 
@@ -225,19 +220,6 @@ test('config: head regression with loss cosine, its fields reach the arch; other
   assert.equal(preset.nSample, 0);
 });
 
-/** Sessions that walk item i → i+1 (mod nItems). */
-function chainSessions(nSessions: number, nItems: number): SessionData {
-  const items: number[] = [];
-  const offsets = [0];
-  for (let s = 0; s < nSessions; s++) {
-    const len = 3 + (s % 6);
-    const start = (s * 7) % nItems;
-    for (let k = 0; k < len; k++) items.push((start + k) % nItems);
-    offsets.push(items.length);
-  }
-  return { sessionIds: offsets.slice(1).map((_, s) => `s${s}`), offsets: Int32Array.from(offsets), items: Int32Array.from(items), times: Float64Array.from(items, (_, e) => e) };
-}
-
 test('the trainer fits the regression head without touching head.items: loss falls, the optimizer holds no state for them, next items rank first', () => {
   const nItems = 16;
   const config = validateGru4RecConfig({ head: 'regression', loss: 'cosine', regressionDim: 8, layers: [16], batchSize: 16, nSample: 0, learningRate: 0.2, seed: 3 });
@@ -253,42 +235,13 @@ test('the trainer fits the regression head without touching head.items: loss fal
   const W0 = Float32Array.from(model.vars['head.W'].dataSync());
   const trainer = new Gru4RecTrainer(model, config, new Float64Array(nItems).fill(10));
   const data = chainSessions(120, nItems);
-  const lossOfEpoch: number[] = [];
-  for (let epoch = 0; epoch < 6; epoch++) {
-    trainer.resetState();
-    let sum = 0;
-    let steps = 0;
-    const it = new SessionParallelIterator(data, config.batchSize);
-    for (let batch = it.next(); batch; batch = it.next()) {
-      const l = trainer.step(batch);
-      if (l !== null) {
-        sum += l;
-        steps++;
-      }
-    }
-    lossOfEpoch.push(sum / steps);
-  }
+  const lossOfEpoch = lossPerEpoch(trainer, data, 6);
   assert.equal('head.items' in trainer.optimizerState().slots, false, 'no optimizer slots for the fixed vectors');
   trainer.dispose();
   assert.ok(lossOfEpoch[5] < 0.5 * lossOfEpoch[0], `loss per epoch ${lossOfEpoch.map((v) => v.toFixed(3))}`);
   assert.deepEqual(model.vars['head.items'].dataSync(), vectors, 'head.items never changes');
   assert.notDeepEqual(model.vars['head.W'].dataSync(), W0, 'head.W is trained');
-  const h = model.stateSizes.map((s) => new Float32Array(nItems * s));
-  const first = model.step(
-    h,
-    Int32Array.from({ length: nItems }, (_, i) => i),
-  );
-  const second = model.step(
-    first.hidden,
-    Int32Array.from({ length: nItems }, (_, i) => (i + 1) % nItems),
-  );
-  let hits = 0;
-  for (let i = 0; i < nItems; i++) {
-    const row = second.scores.subarray(i * nItems, (i + 1) * nItems);
-    let best = 0;
-    for (let j = 1; j < nItems; j++) if (row[j] > row[best]) best = j;
-    if (best === (i + 2) % nItems) hits++;
-  }
+  const hits = chainHits(model, nItems);
   assert.ok(hits >= 0.8 * nItems, `next item ranked first for ${hits}/${nItems} sessions`);
   model.dispose();
 });
@@ -315,36 +268,6 @@ test('a regression model saves and loads exactly; model.json names the head and 
   b.dispose();
 });
 
-/** The exported ONNX graph and the tfjs engine against the training-side model's own step, over chained steps. */
-async function assertServingParity(arch: Gru4RecArch, seed: number): Promise<void> {
-  const weights = regressionWeights(arch, seed, [2, 40]);
-  const model = Gru4Rec.fromWeights(weights);
-  const B = 5;
-  const opts = { topK: 7, maxBatch: B, outputScores: true, log: () => undefined };
-  const engines = [await createOrtEngine(weights, { ...opts, providers: ['cpu'] }), await createTfjsEngine(weights, opts)];
-  let hRef: Float32Array[] = model.stateSizes.map((s) => new Float32Array(B * s));
-  const hEng = engines.map(() => model.stateSizes.map((s) => new Float32Array(B * s)));
-  const outs = engines.map(() => ({ topIdx: new Int32Array(B * 7), topScore: new Float32Array(B * 7), scores: new Float32Array(B * arch.nItems) }));
-  for (let t = 0; t < 3; t++) {
-    const items = Int32Array.from({ length: B }, (_, b) => (b * 7 + t * 3) % arch.nItems);
-    const ref = model.step(hRef, items);
-    for (const [e, engine] of engines.entries()) {
-      await engine.step(B, items, hEng[e], outs[e]);
-      assert.ok(maxAbsDiff(outs[e].scores, ref.scores) < 1e-4, `${engine.name} step ${t}: scores differ by ${maxAbsDiff(outs[e].scores, ref.scores)}`);
-      ref.hidden.forEach((h, l) => assert.ok(maxAbsDiff(hEng[e][l], h) < 1e-4, `${engine.name} step ${t}: state ${l}`));
-      for (let b = 0; b < B; b++) {
-        const row = ref.scores.subarray(b * arch.nItems, (b + 1) * arch.nItems);
-        const best = Array.from(row.keys()).sort((x, y) => row[y] - row[x])[0];
-        assert.ok(Math.abs(row[outs[e].topIdx[b * 7]] - row[best]) < 1e-5, `${engine.name} row ${b}: top item`);
-        assert.equal(outs[e].scores[b * arch.nItems + 2], 0, `${engine.name}: an item without a vector scores 0`);
-      }
-    }
-    hRef = ref.hidden;
-  }
-  for (const e of engines) await e.dispose();
-  model.dispose();
-}
-
 const PARITY: Array<[string, Gru4RecArch]> = [
   ['GRU, one-hot input', { ...REG, nItems: 61, hiddenSizes: [8], regressionDim: 9 }],
   ['GRU 2 layers, constrained, no bias', { ...REG, nItems: 61, hiddenSizes: [7, 8], constrainedEmbedding: true, embeddingDim: 8, useBias: false }],
@@ -352,7 +275,8 @@ const PARITY: Array<[string, Gru4RecArch]> = [
   ['mLSTM, one-hot input', { ...REG, cell: 'mlstm', nItems: 61, hiddenSizes: [8], regressionDim: 4 }],
 ];
 for (const [i, [label, arch]] of PARITY.entries()) {
-  test(`ONNX export and tfjs engine score the regression head as the training-side model (${label})`, () => assertServingParity(arch, 30 + i));
+  test(`ONNX export and tfjs engine score the regression head as the training-side model (${label})`, () =>
+    assertServingParity(regressionWeights(arch, 30 + i, [2, 40]), (engine, scores) => assert.equal(scores[2], 0, `${engine}: an item without a vector scores 0`)));
 }
 
 test('scoring: ann is refused at start-up for the regression head, with one line naming the setting', async () => {
