@@ -101,7 +101,7 @@ export async function runTrain(o: TrainCliOptions): Promise<void> {
   );
   model.dispose();
   process.stderr.write(
-    `train: ${stats.epochs} epochs in ${stats.seconds.toFixed(1)} s (${Math.round(stats.eventsPerSec)} events/s, step kernel ${stats.kernel.engine}${stats.kernel.reason ? `: ${stats.kernel.reason}` : ''})${stats.aborted ? ' — stopped early' : ''}; model ${version} written to ${o.out}\n`,
+    `train: ${stats.epochs} epochs in ${stats.seconds.toFixed(1)} s (${Math.round(stats.eventsPerSec)} events/s, step kernel ${stats.kernel.engine}${stats.kernel.provider ? ` on ${stats.kernel.provider}` : ''}${stats.kernel.reason ? `: ${stats.kernel.reason}` : ''})${stats.aborted ? ' — stopped early' : ''}; model ${version} written to ${o.out}\n`,
   );
 }
 

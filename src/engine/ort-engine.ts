@@ -2,10 +2,7 @@
  * InferenceEngine on onnxruntime-node, running the graph exported by onnx/graph-builder.ts.
  * CUDA when the machine has ORT's CUDA provider, else the bundled CPU provider.
  */
-import { existsSync } from 'node:fs';
 import { availableParallelism, endianness } from 'node:os';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { stateSizes, type Gru4RecWeights } from '../model/weights.ts';
 import { buildEncoderGraph, exportOnnx, candidateCount, GraphNames } from './onnx/graph-builder.ts';
@@ -13,6 +10,7 @@ import type { ScoringMode } from './onnx/scoring-graph.ts';
 import { encodeModel } from './onnx/onnx-proto.ts';
 import { checkEncodeArgs, checkStepArgs, resolveEngineOptions, type EngineConfig, type EngineOptions, type ExcludeLists, type InferenceEngine, type StepOutput } from './engine.ts';
 import { takeUnexcludedRows } from './batch-topk.ts';
+import { cudaProviderInstalled } from './onnx/cuda-provider.ts';
 
 export type OrtProvider = 'cuda' | 'cpu';
 
@@ -34,22 +32,6 @@ interface BatchBindings {
 }
 
 const littleEndian = endianness() === 'LE';
-
-/**
- * ORT's CUDA provider is a separate shared library that the npm package downloads at install
- * time; without it, asking for 'cuda' fails after ORT logs a loud native error. Look first.
- */
-function cudaProviderInstalled(): boolean {
-  try {
-    const listed = ort.listSupportedBackends?.().some((b) => b.name === 'cuda');
-    if (!listed) return false;
-    const pkgDir = dirname(createRequire(import.meta.url).resolve('onnxruntime-node/package.json'));
-    const binDir = join(pkgDir, 'bin', 'napi-v6', process.platform, process.arch);
-    return existsSync(join(binDir, process.platform === 'win32' ? 'onnxruntime_providers_cuda.dll' : 'libonnxruntime_providers_cuda.so'));
-  } catch {
-    return false;
-  }
-}
 
 async function openSession(model: Uint8Array, opts: OrtEngineOptions, log: (m: string) => void): Promise<{ session: ort.InferenceSession; provider: OrtProvider }> {
   const providers = opts.providers ?? ['cuda', 'cpu'];

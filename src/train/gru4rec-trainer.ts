@@ -43,10 +43,10 @@ export class Gru4RecTrainer {
   private readonly fusedStep: OrtGruStep | null = null;
   /**
    * What runs the step's products: 'ort-step' (the whole one-layer GRU step on onnxruntime),
-   * 'ort-output' (the head and loss on onnxruntime, the encoder on tfjs) or 'tfjs'; with why the
-   * faster kernels were not used.
+   * 'ort-output' (the head and loss on onnxruntime, the encoder on tfjs) or 'tfjs'; onnxruntime's
+   * provider (CUDA where its library is installed, else CPU); and why the faster kernels were not used.
    */
-  readonly kernel: { engine: 'ort-step' | 'ort-output' | 'tfjs'; reason?: string };
+  readonly kernel: { engine: 'ort-step' | 'ort-output' | 'tfjs'; provider?: 'cuda' | 'cpu'; reason?: string };
 
   /**
    * @param support per-item event counts: negatives are drawn ∝ support^sampleAlpha and the
@@ -80,13 +80,13 @@ export class Gru4RecTrainer {
     const step = OrtGruStep.open(arch, config, model.oneHotInput);
     if (typeof step !== 'string') {
       this.fusedStep = step;
-      this.kernel = { engine: 'ort-step' };
+      this.kernel = { engine: 'ort-step', provider: step.provider };
       return;
     }
     const output = OrtSampledOutput.open(arch, config);
     if (typeof output !== 'string') {
       this.output = output;
-      this.kernel = { engine: 'ort-output', reason: step };
+      this.kernel = { engine: 'ort-output', provider: output.provider, reason: step };
       return;
     }
     if (choice === 'ort') {

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import * as ort from 'onnxruntime-node';
 import { gruStepGraph } from '../engine/onnx/gru-step-graph.ts';
 import { type SampledLossKind, sampledLossGraph } from '../engine/onnx/sampled-loss-graph.ts';
-import { openSyncSession, type SyncOrtSession } from '../engine/onnx/sync-session.ts';
+import { openSyncSession, type SyncOrtSession, type SyncProvider } from '../engine/onnx/sync-session.ts';
 import type { Gru4RecConfig } from '../model/gru4rec-config.ts';
 import { cellOf, headOf, type Gru4RecArch } from '../model/weights.ts';
 
@@ -110,11 +110,13 @@ function openKernelSession(graph: Uint8Array): SyncOrtSession | string {
  * tfjs's tape, which carries dh on into the encoder.
  */
 export class OrtSampledOutput {
+  readonly provider: SyncProvider;
   private readonly session: SyncOrtSession;
   private readonly feeds: StepFeeds;
 
   private constructor(session: SyncOrtSession, batchSize: number) {
     this.session = session;
+    this.provider = session.provider;
     this.feeds = new StepFeeds(batchSize);
   }
 
@@ -180,6 +182,7 @@ export interface GruStepResult {
  * and the optimizer updates.
  */
 export class OrtGruStep {
+  readonly provider: SyncProvider;
   private readonly session: SyncOrtSession;
   private readonly feeds: StepFeeds;
   private readonly arch: Gru4RecArch;
@@ -187,6 +190,7 @@ export class OrtGruStep {
 
   private constructor(session: SyncOrtSession, arch: Gru4RecArch, oneHot: boolean, batchSize: number) {
     this.session = session;
+    this.provider = session.provider;
     this.arch = arch;
     this.oneHot = oneHot;
     this.feeds = new StepFeeds(batchSize);

@@ -6,6 +6,8 @@ import { Gru4Rec } from '../../src/model/gru4rec.ts';
 import { Rng } from '../../src/random/rng.ts';
 import { archOf, validateGru4RecConfig, type Gru4RecConfig } from '../../src/model/gru4rec-config.ts';
 import { targetMask } from '../../src/model/losses.ts';
+import { cudaProviderInstalled } from '../../src/engine/onnx/cuda-provider.ts';
+import { sampledLossGraph } from '../../src/engine/onnx/sampled-loss-graph.ts';
 import { openSyncSession } from '../../src/engine/onnx/sync-session.ts';
 import { ItemTables } from '../../src/train/item-tables.ts';
 import { kernelChoiceFromEnv, kernelThreadsFromEnv, OrtGruStep, OrtSampledOutput } from '../../src/train/ort-sampled-output.ts';
@@ -160,7 +162,7 @@ test('the trainer picks the fastest kernel the config allows and says why it fel
       model.dispose();
     }
   };
-  assert.deepEqual(kernelOf({ loss: 'cross-entropy' }), { engine: 'ort-step' });
+  assert.deepEqual(kernelOf({ loss: 'cross-entropy' }), { engine: 'ort-step', provider: cudaProviderInstalled() ? 'cuda' : 'cpu' });
   assert.deepEqual(kernelOf({ loss: 'bpr-max' }, 'tfjs'), { engine: 'tfjs', reason: 'asked for tfjs' });
   assert.deepEqual(kernelOf({ loss: 'top1' }), { engine: 'tfjs', reason: 'the top1 loss runs on tfjs' });
   assert.deepEqual(kernelOf({ loss: 'cross-entropy', head: 'mixture-of-cosines' }), { engine: 'tfjs', reason: 'the mixture-of-cosines head runs on tfjs' });
@@ -170,7 +172,18 @@ test('the trainer picks the fastest kernel the config allows and says why it fel
 test('a graph onnxruntime cannot load is reported, not thrown', () => {
   const why = openSyncSession(new Uint8Array([1, 2, 3, 4]));
   assert.equal(typeof why, 'string');
-  assert.match(why as string, /could not load the graph/);
+  assert.match(why as string, /could not load the graph synchronously \(.*cpu: /);
+});
+
+test('without the CUDA provider library, asking for CUDA only is refused with the reason; the default falls back to CPU', () => {
+  const graph = sampledLossGraph({ loss: 'cross-entropy', bpreg: 0, eluParam: 0 });
+  const cpu = openSyncSession(graph);
+  assert.notEqual(typeof cpu, 'string');
+  const session = cpu as Exclude<typeof cpu, string>;
+  assert.equal(session.provider, cudaProviderInstalled() ? 'cuda' : 'cpu');
+  session.dispose();
+  if (!cudaProviderInstalled())
+    assert.equal(openSyncSession(graph, { providers: ['cuda'] }), 'onnxruntime-node could not load the graph synchronously (cuda: provider library not installed)');
 });
 
 test('STREAMREC_TRAIN_KERNEL picks the kernel; a bad value is refused in one line', () => {

@@ -13,6 +13,7 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type * as ort from 'onnxruntime-node';
+import { cudaProviderInstalled } from './cuda-provider.ts';
 
 interface NativeSession {
   loadModel(buffer: ArrayBuffer, byteOffset: number, byteLength: number, options: ort.InferenceSession.SessionOptions): void;
@@ -46,20 +47,26 @@ function nativeBinding(): NativeBinding | string {
   return loaded;
 }
 
+export type SyncProvider = 'cuda' | 'cpu';
+
 export interface SyncSessionOptions {
   /** CPU intra-op threads (default 1: the trainer's products are small and a second thread mostly waits). */
   intraOpNumThreads?: number;
+  /** Providers to try, in order (default ['cuda', 'cpu']); 'cuda' only where ORT's CUDA library is installed. */
+  providers?: SyncProvider[];
 }
 
-/** One loaded graph on the CPU provider, run synchronously. */
+/** One loaded graph, run synchronously on the provider that loaded it. */
 export class SyncOrtSession {
+  readonly provider: SyncProvider;
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
   private readonly native: NativeSession;
   private readonly allOutputs: Record<string, null>;
 
-  constructor(native: NativeSession) {
+  constructor(native: NativeSession, provider: SyncProvider) {
     this.native = native;
+    this.provider = provider;
     this.inputNames = native.inputMetadata.map((m) => m.name);
     this.outputNames = native.outputMetadata.map((m) => m.name);
     this.allOutputs = Object.fromEntries(this.outputNames.map((n) => [n, null]));
@@ -79,25 +86,35 @@ export class SyncOrtSession {
 }
 
 /**
- * Loads `model` (ONNX bytes) into a synchronous CPU session; a string saying why when this
- * onnxruntime-node cannot do it (see the top of this file).
+ * Loads `model` (ONNX bytes) into a synchronous session on the first provider that takes it (CUDA
+ * where its library is installed, else CPU); a string saying why when none can (see the top of
+ * this file).
  */
 export function openSyncSession(model: Uint8Array, opts: SyncSessionOptions = {}): SyncOrtSession | string {
   const b = nativeBinding();
   if (typeof b === 'string') return b;
-  try {
-    b.initOrt();
-    const native = new b.binding.InferenceSession();
-    const bytes = model.buffer as ArrayBuffer;
-    native.loadModel(bytes, model.byteOffset, model.byteLength, {
-      executionProviders: ['cpu'],
-      graphOptimizationLevel: 'all',
-      executionMode: 'sequential',
-      intraOpNumThreads: opts.intraOpNumThreads ?? 1,
-      interOpNumThreads: 1,
-    });
-    return new SyncOrtSession(native);
-  } catch (err) {
-    return `onnxruntime-node could not load the graph synchronously: ${(err as Error).message}`;
+  const failures: string[] = [];
+  for (const provider of opts.providers ?? ['cuda', 'cpu']) {
+    if (provider === 'cuda' && !cudaProviderInstalled()) {
+      failures.push('cuda: provider library not installed');
+      continue;
+    }
+    try {
+      b.initOrt();
+      const native = new b.binding.InferenceSession();
+      const bytes = model.buffer as ArrayBuffer;
+      native.loadModel(bytes, model.byteOffset, model.byteLength, {
+        // 'cpu' stays behind 'cuda' so nodes CUDA lacks kernels for still run.
+        executionProviders: provider === 'cuda' ? ['cuda', 'cpu'] : ['cpu'],
+        graphOptimizationLevel: 'all',
+        executionMode: 'sequential',
+        intraOpNumThreads: opts.intraOpNumThreads ?? 1,
+        interOpNumThreads: 1,
+      });
+      return new SyncOrtSession(native, provider);
+    } catch (err) {
+      failures.push(`${provider}: ${(err as Error).message}`);
+    }
   }
+  return `onnxruntime-node could not load the graph synchronously (${failures.join('; ')})`;
 }
