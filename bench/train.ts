@@ -2,7 +2,9 @@
  * Training throughput of GRU4Rec presets on rsc15-100k train_full (one epoch each by default):
  *   npm run bench:train -- [--backend wasm|tensorflow|cpu] [--epochs N] [--eval] [--profile] preset...
  * Prints events/s, CPU seconds, and where the step time went (JS preparation / tf compute / loss
- * read-back); --profile adds the heaviest tf kernels of 20 profiled steps per preset.
+ * read-back); --profile adds the heaviest tf kernels of 20 profiled steps per preset. The trainer
+ * runs its step on onnxruntime where the model allows (README: Trainer speed), which tf.profile does
+ * not see; STREAMREC_TRAIN_KERNEL=tfjs profiles the all-tfjs step.
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
