@@ -33,15 +33,44 @@ export interface ServingRow {
   /** Exactly-once rows: against the Kafka Streams EOS-v2 passthrough. */
   vsKafkaStreams: number | null;
   vsGemmBound: number;
+  /** ANN rows: against the same mode with exact scoring (null: not run). */
+  vsExactScoring?: number | null;
+}
+
+/** --scoring ann: the index, the ANN engine step alone beside the exact one (alternated), and recall against exact. */
+export interface AnnReport {
+  settings: {
+    library: string;
+    quantization: string;
+    connectivity: number;
+    expansionAdd: number;
+    expansionSearch: number;
+    buildThreads: number;
+    searchThreads: number;
+  };
+  buildSeconds: number;
+  indexMB: number;
+  engineOnly: Spread;
+  exactEngineOnly: Spread;
+  /** The GRU update alone (encode(), no scoring): the ANN step's limit as search gets cheaper. Absent in runs before it was timed. */
+  encodeOnly?: Spread;
+  vsExact: number;
+  /** recall@k (k: serving's top-K) of the ANN engine's lists against the exact engine's on the same clicks. */
+  k: number;
+  recallAtK: number;
+  recallLists: number;
 }
 
 export interface CatalogueReport {
   nItems: number;
+  /** synthetic: test/support/synthetic-weights.ts; clustered: its output layer from src/ann/synthetic-items.ts (bench/serve-ann.ts). */
+  weights?: 'synthetic' | 'clustered';
   events: number;
   batch: number;
   gemmBound: Spread;
   engineOnly: Spread;
   engineVsGemmBound: number;
+  ann?: AnnReport;
   serving: ServingRow[];
 }
 
@@ -65,6 +94,8 @@ export interface ServeReport {
     repeats: number;
     baseEvents: number;
     latencySeconds: number;
+    scorings?: string[];
+    engineOnly?: boolean;
   };
   skipped: string[];
   /** Measured once per run: they do not depend on the catalogue. */
@@ -76,9 +107,24 @@ const n0 = (x: number) => Math.round(x).toLocaleString('en-US');
 const pct = (x: number | null) => (x === null ? '–' : `${Math.round(100 * x)}%`);
 const range = (s: { min: number; max: number }) => `${n0(s.min)}–${n0(s.max)}`;
 const ms = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : '–');
+const times = (x: number) => `${x.toFixed(2)}×`;
+
+/** The ANN engine rows' labels and notes (both tables). */
+function annLines(a: AnnReport): { label: string; s: Spread; note: string }[] {
+  const g = a.settings;
+  return [
+    { label: 'engine step alone, exact scoring (alternated with ANN)', s: a.exactEngineOnly, note: '' },
+    {
+      label: `engine step alone, ANN scoring (${g.library} ${g.quantization}, M=${g.connectivity}, efAdd=${g.expansionAdd}, ef=${g.expansionSearch})`,
+      s: a.engineOnly,
+      note: `× exact ${times(a.vsExact)}${a.encodeOnly ? `, encode ${(100 * (a.engineOnly.median / a.encodeOnly.median)).toFixed(1)}% of its step` : ''}, recall@${a.k} ${a.recallAtK.toFixed(4)} (${n0(a.recallLists)} lists), index built in ${a.buildSeconds.toFixed(0)} s on ${g.buildThreads} threads, ${n0(a.indexMB)} MB`,
+    },
+    ...(a.encodeOnly ? [{ label: 'encode alone (GRU update, no scoring; alternated with the above)', s: a.encodeOnly, note: '' }] : []),
+  ];
+}
 
 export function modeLabel(m: ServingMode): string {
-  return `${m.client} ${m.delivery}${m.commitIntervalMs === null ? '' : `, commit ${m.commitIntervalMs === 0 ? 'every batch' : `every ${m.commitIntervalMs} ms`}`}`;
+  return `${m.client} ${m.delivery}${m.commitIntervalMs === null ? '' : `, commit ${m.commitIntervalMs === 0 ? 'every batch' : `every ${m.commitIntervalMs} ms`}`}${m.scoring === 'ann' ? ', ANN scoring' : ''}`;
 }
 
 /** A passthrough row's system without the words every row shares ("kafkajs", "Kafka Streams (1 thread)"). */
@@ -94,6 +140,7 @@ export function printCatalogue(r: CatalogueReport, passthrough: RowResult[], log
   log(`\n${`${n0(r.nItems)} items, batch ${r.batch}, ${n0(r.events)} clicks per serving run`.padEnd(86)} ev/s (median)  min–max`);
   line('GEMM-bound limit (scoring product alone)', r.gemmBound.median, range(r.gemmBound));
   line('engine step alone', r.engineOnly.median, range(r.engineOnly), `engine/GEMM ${pct(r.engineVsGemmBound)}`);
+  if (r.ann) for (const a of annLines(r.ann)) line(a.label, a.s.median, range(a.s), a.note);
   for (const p of passthrough)
     line(`passthrough ${shortSystem(p.system)}, ${p.guarantee}, ${p.cadence}`, p.medianEventsPerSec, `${n0(p.minEventsPerSec)}–${n0(p.maxEventsPerSec)}`);
   for (const s of r.serving) {
@@ -101,7 +148,7 @@ export function printCatalogue(r: CatalogueReport, passthrough: RowResult[], log
       `serving: ${modeLabel(s.mode)}`,
       s.throughput.median,
       range(s.throughput),
-      `vs passthrough ${pct(s.vsPassthrough)}, vs Kafka Streams ${pct(s.vsKafkaStreams)}, end-to-end/GEMM ${pct(s.vsGemmBound)}`,
+      `vs passthrough ${pct(s.vsPassthrough)}, vs Kafka Streams ${pct(s.vsKafkaStreams)}, end-to-end/GEMM ${pct(s.vsGemmBound)}${s.vsExactScoring ? `, × exact scoring ${times(s.vsExactScoring)}` : ''}`,
     );
   }
   for (const s of r.serving) {
@@ -135,19 +182,23 @@ export function markdownReport(r: ServeReport): string {
     const items = n0(cat.nItems);
     out.push(`| ${items} | GEMM-bound limit (batch ${cat.batch}) | ${n0(cat.gemmBound.median)} | ${range(cat.gemmBound)} | | |`);
     out.push(`| ${items} | engine step alone | ${n0(cat.engineOnly.median)} | ${range(cat.engineOnly)} | engine/GEMM ${pct(cat.engineVsGemmBound)} | |`);
+    if (cat.ann) for (const a of annLines(cat.ann)) out.push(`| ${items} | ${a.label} | ${n0(a.s.median)} | ${range(a.s)} | ${a.note} | |`);
     for (const s of cat.serving) {
       const l = s.latency.visible;
       const ratios = [
         `÷ passthrough ${pct(s.vsPassthrough)}`,
         ...(s.vsKafkaStreams === null ? [] : [`÷ Kafka Streams ${pct(s.vsKafkaStreams)}`]),
         `end-to-end/GEMM ${pct(s.vsGemmBound)}`,
+        ...(s.vsExactScoring ? [`× exact scoring ${times(s.vsExactScoring)}`] : []),
       ].join(', ');
       out.push(
         `| ${items} | serving, ${modeLabel(s.mode)} | ${n0(s.throughput.median)} | ${range(s.throughput)} | ${ratios} | ${n0(s.latency.rate)}/s → ${ms(l.p50)} / ${ms(l.p95)} / ${ms(l.p99)} / ${ms(l.p999)} |`,
       );
     }
   }
-  out.push('', '| passthrough (once per run, no engine) | guarantee | cadence | events/s (median) | min–max |', '|---|---|---|---|---|');
+  if (r.catalogues.some((cat) => cat.weights === 'clustered'))
+    out.push('', 'Weights: GRU4Rec synthetic, output layer from the clustered, popularity-biased catalogue of src/ann/synthetic-items.ts (bench/serve-ann.ts), for every row.');
+  if (r.passthrough.length) out.push('', '| passthrough (once per run, no engine) | guarantee | cadence | events/s (median) | min–max |', '|---|---|---|---|---|');
   for (const p of r.passthrough) out.push(`| ${p.system} | ${p.guarantee} | ${p.cadence} | ${n0(p.medianEventsPerSec)} | ${n0(p.minEventsPerSec)}–${n0(p.maxEventsPerSec)} |`);
   for (const s of r.skipped) out.push('', s);
   return out.join('\n');

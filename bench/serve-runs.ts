@@ -12,29 +12,33 @@ import type { KafkaClientKind } from '../src/kafka/kafka-client.ts';
 import { VisibleLatencyProbe } from '../src/kafka/visible-latency.ts';
 import { LatencyHistogram, type LatencyPercentiles, latencyPercentiles } from '../src/metrics/latency-histogram.ts';
 import type { Gru4RecWeights } from '../src/model/weights.ts';
-import { buildGru4RecRecommender } from '../src/serving/create-recommender.ts';
+import { buildGru4RecRecommender, prepareModel } from '../src/serving/create-recommender.ts';
 import { ServingApp } from '../src/serving/serving-app.ts';
 import { measureGemmBound } from '../test/support/gemm-bound.ts';
 import { seededRandom } from '../test/support/synthetic-weights.ts';
+import { type AnnScoring, annModel, annRecall, type Scoring } from './serve-ann.ts';
 import { clickMessages, freshBenchConfig, sendAtRate } from './serving-load.ts';
 
 export type Delivery = StreamrecConfig['serving']['delivery'];
 
-/** One serving configuration: client, delivery, and the commit interval (null: the topology has no commit setting). */
+/** One serving configuration: client, delivery, the commit interval (null: the topology has no commit setting), scoring (absent: exact). */
 export interface ServingMode {
   client: KafkaClientKind;
   delivery: Delivery;
   commitIntervalMs: number | null;
+  scoring?: Scoring;
 }
 
 export const modeId = (m: ServingMode): string =>
-  `${m.client}-${m.delivery === 'exactly-once' ? 'eos' : 'alo'}${m.commitIntervalMs === null ? '' : `-commit${m.commitIntervalMs}ms`}`;
+  `${m.client}-${m.delivery === 'exactly-once' ? 'eos' : 'alo'}${m.commitIntervalMs === null ? '' : `-commit${m.commitIntervalMs}ms`}${m.scoring === 'ann' ? '-ann' : ''}`;
 
 /** The catalogue's model and ids: what every serving run of one catalogue shares. */
 export interface Catalogue {
   nItems: number;
   weights: Gru4RecWeights;
   itemIds: string[];
+  /** The catalogue's index, for modes with scoring ann (built once, bench/serve-ann.ts). */
+  ann?: AnnScoring;
 }
 
 /** The topology's serving settings with this mode's delivery and commit interval. */
@@ -46,12 +50,14 @@ function servingFor(mode: ServingMode): Partial<StreamrecConfig['serving']> {
 async function freshServing(brokers: string, tag: string, cat: Catalogue, mode: ServingMode): Promise<{ cfg: StreamrecConfig; app: ServingApp }> {
   const cfg = await freshBenchConfig(brokers, tag, servingFor(mode));
   cfg.kafka.client = mode.client;
-  const app = new ServingApp({
-    config: cfg,
-    recommender: await buildGru4RecRecommender(cfg, cat.weights, cat.itemIds, 'bench', () => undefined),
-    instanceId: 'bench',
-    log: () => undefined,
-  });
+  const recommender = await buildGru4RecRecommender(cfg, cat.weights, cat.itemIds, 'bench', () => undefined);
+  if (mode.scoring === 'ann') {
+    // Installed as a hot swap installs a new version (before any session exists): building the
+    // index through serving.scoring: ann would rebuild it, minutes at 10^5+ items, for every run.
+    if (!cat.ann) throw new Error(`${modeId(mode)}: the catalogue has no ann index`);
+    await recommender.swapModel(await annModel(cfg, cat.weights, cat.itemIds, cat.ann));
+  }
+  const app = new ServingApp({ config: cfg, recommender, instanceId: 'bench', log: () => undefined });
   return { cfg, app };
 }
 
@@ -148,18 +154,19 @@ export async function servingLatency(brokers: string, cat: Catalogue, mode: Serv
   }
 }
 
-/** Engine steps of `batch` random sessions for about `ms`; events/s. */
-async function timeEngine(engine: InferenceEngine, nItems: number, batch: number, ms: number): Promise<number> {
+/** Engine steps (or, with encodeOnly, encode() alone: the GRU update without scoring) of `batch` random sessions for about `ms`; events/s. */
+async function timeEngine(engine: InferenceEngine, nItems: number, batch: number, ms: number, encodeOnly = false): Promise<number> {
   const rand = seededRandom(nItems);
   const H = engine.hiddenSizes;
   const items = new Int32Array(batch).map(() => Math.floor(rand() * nItems));
   const hidden = H.map((h) => new Float32Array(batch * h).map(() => (rand() - 0.5) * 0.5));
   const out: StepOutput = { topIdx: new Int32Array(batch * engine.topK), topScore: new Float32Array(batch * engine.topK) };
-  await engine.step(batch, items, hidden, out);
+  const run = () => (encodeOnly ? engine.encode(batch, items, hidden) : engine.step(batch, items, hidden, out));
+  await run();
   let steps = 0;
   const t0 = performance.now();
   while (performance.now() - t0 < ms || steps < 3) {
-    await engine.step(batch, items, hidden, out);
+    await run();
     steps++;
   }
   return (steps * batch * 1000) / (performance.now() - t0);
@@ -187,4 +194,43 @@ export async function engineVsBound(cat: Catalogue, topK: number, batch: number,
     await engine.dispose();
   }
   return r;
+}
+
+export interface AnnVsExact {
+  annEventsPerSec: number[];
+  exactEventsPerSec: number[];
+  /** encode() alone (the GRU update, no scoring): what ANN scoring leaves of the step, its limit. */
+  encodeEventsPerSec: number[];
+  /** recall@K of the ANN engine's lists against the exact engine's, same clicks. */
+  recall: number;
+  recallLists: number;
+}
+
+/**
+ * The engines serving creates for scoring ann and exact (prepareModel with the topology's serving
+ * options; the ann one over the catalogue's prebuilt index) stepping alone and the exact engine's
+ * encode() alone, alternated `repeats` times, then recall@K of the ann lists against the exact ones on `recallSessions` sessions.
+ */
+export async function annVsExact(cat: Catalogue, repeats: number, ms: number, recallSessions: number): Promise<AnnVsExact> {
+  if (!cat.ann) throw new Error('annVsExact: the catalogue has no ann index');
+  const cfg = loadConfig();
+  const exact = (await prepareModel(cfg, cat.weights, cat.itemIds, 'bench', () => undefined)).engine;
+  try {
+    const ann = (await annModel(cfg, cat.weights, cat.itemIds, cat.ann)).engine;
+    try {
+      const r: AnnVsExact = { annEventsPerSec: [], exactEventsPerSec: [], encodeEventsPerSec: [], recall: 0, recallLists: 0 };
+      const batch = cfg.serving.batch.maxSize;
+      for (let i = 0; i < repeats; i++) {
+        r.exactEventsPerSec.push(await timeEngine(exact, cat.nItems, batch, ms));
+        r.annEventsPerSec.push(await timeEngine(ann, cat.nItems, batch, ms));
+        r.encodeEventsPerSec.push(await timeEngine(exact, cat.nItems, batch, ms, true));
+      }
+      const rc = await annRecall(exact, ann, cat.nItems, recallSessions);
+      return { ...r, recall: rc.recall, recallLists: rc.lists };
+    } finally {
+      await ann.dispose();
+    }
+  } finally {
+    await exact.dispose();
+  }
 }
