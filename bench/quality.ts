@@ -9,6 +9,12 @@
  *
  * --quick evaluates amazon-video on its first 5000 users only (training data unchanged) and trains
  * GRU4Rec for fewer epochs; numbers from --quick are for smoke tests, not for claims.
+ *
+ * --zoo: every cell × head and the kNN baselines, each tuned by `streamrec tune`'s search within the
+ * same budget on the training data's validation split, refitted and scored here (bench/quality-zoo.ts):
+ *   node --import tsx bench/quality.ts --zoo [--budget 60s] [--cells gru,lstm,mlstm]
+ *        [--heads dot,mixture-of-tastes,mixture-of-cosines,regression] [--baselines pop,iknn,sknn]
+ *        [--final-epochs N] [--final-seconds S] [--seed 1] [--out results/quality-zoo.json]
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -24,18 +30,29 @@ import { SessionKnnScorer } from '../src/eval/baselines/session-knn.ts';
 import { type DatasetReport, type ReportRow, formatTable, toJsonReport, writeJsonReport } from '../src/eval/report.ts';
 import { offlineRecallSpec, writeChartPng } from '../src/eval/plot-png.ts';
 import { GRU_MODELS, type TrainedModel } from './quality-gru.ts';
+import { parseDuration } from '../src/cli/tune.ts';
+import { ZOO_CELLS, ZOO_HEADS, type ZooDataset, parseList, runZoo, supportedHeads } from './quality-zoo.ts';
 
 const { values: args } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
-    out: { type: 'string', default: 'results/quality.json' },
+    out: { type: 'string' },
     png: { type: 'string', default: 'results/quality.png' },
     datasets: { type: 'string', default: 'rsc15,amazon' },
     models: { type: 'string', default: 'pop,iknn,sknn,gru-xe,gru-bprmax' },
     batch: { type: 'string', default: '512' },
     epochs: { type: 'string' },
+    zoo: { type: 'boolean', default: false },
+    budget: { type: 'string', default: '60s' },
+    cells: { type: 'string', default: ZOO_CELLS.join(',') },
+    heads: { type: 'string' },
+    baselines: { type: 'string', default: 'pop,iknn,sknn' },
+    'final-epochs': { type: 'string' },
+    'final-seconds': { type: 'string' },
+    seed: { type: 'string', default: '1' },
   },
 });
+const out = args.out ?? (args.zoo ? 'results/quality-zoo.json' : 'results/quality.json');
 const quick = args.quick!;
 const QUICK_AMAZON_USERS = 5000;
 const batchSize = Number(args.batch);
@@ -43,6 +60,7 @@ const batchSize = Number(args.batch);
 /** One evaluation setting: the training data and how a scorer is evaluated on it. */
 interface Dataset {
   key: string;
+  dir: string;
   title: string;
   protocol: string;
   nItems: number;
@@ -55,6 +73,7 @@ function loadRsc15(dir: string): Dataset {
   const { data: test } = loadSessionTsv(join(dir, 'test.tsv'), { index, unknownItems: 'drop', minSessionLength: 2 });
   return {
     key: 'rsc15-100k',
+    dir,
     title: 'rsc15-100k',
     protocol: 'train_full -> test, rank all items after every event',
     nItems: index.size,
@@ -69,6 +88,7 @@ function loadAmazon(dir: string): Dataset {
   if (quick) split.test = truncateSessions(split.test, (s, len) => (s < QUICK_AMAZON_USERS ? len : 0));
   return {
     key: 'amazon-video',
+    dir,
     title: quick ? `amazon-video (LOO, first ${QUICK_AMAZON_USERS} users)` : 'amazon-video (leave-one-out)',
     protocol: `leave-one-out: last item of each user, rank all items${quick ? `, first ${QUICK_AMAZON_USERS} users (--quick)` : ''}`,
     nItems: index.size,
@@ -152,7 +172,7 @@ async function main(): Promise<void> {
     rsc15: () => loadRsc15(join(root, 'rsc15-100k')),
     amazon: () => loadAmazon(join(root, 'amazon-video')),
   };
-  const reports: DatasetReport[] = [];
+  const datasets: Dataset[] = [];
   for (const key of args.datasets!.split(',').map((d) => d.trim())) {
     const load = loaders[key];
     if (!load) throw new Error(`unknown dataset "${key}"; known: ${Object.keys(loaders).join(', ')}`);
@@ -162,14 +182,40 @@ async function main(): Promise<void> {
       continue;
     }
     console.error(`${key}: loading`);
-    const report = await benchDataset(load(), models);
+    datasets.push(load());
+  }
+  if (datasets.length === 0) throw new Error(`no dataset found under ${root}`);
+  if (args.zoo) return zoo(datasets);
+  const reports: DatasetReport[] = [];
+  for (const ds of datasets) {
+    const report = await benchDataset(ds, models);
     reports.push(report);
     console.log('\n' + formatTable(report) + '\n');
   }
-  if (reports.length === 0) throw new Error(`no dataset found under ${root}`);
-  writeJsonReport(args.out!, toJsonReport(reports, { quick, batchSize, command: process.argv.slice(2).join(' ') }));
+  writeJsonReport(out, toJsonReport(reports, { quick, batchSize, command: process.argv.slice(2).join(' ') }));
   await writeChartPng(args.png!, offlineRecallSpec(reports));
-  console.error(`wrote ${args.out} and ${args.png}`);
+  console.error(`wrote ${out} and ${args.png}`);
+}
+
+async function zoo(datasets: Dataset[]): Promise<void> {
+  // Without --heads: every head the config accepts in this tree (the regression head is new).
+  const heads = args.heads !== undefined ? parseList('--heads', args.heads, ZOO_HEADS) : supportedHeads();
+  const zooDatasets: ZooDataset[] = datasets.map((ds) => {
+    const trainPopularity = itemCounts(ds.train, ds.nItems);
+    return { ...ds, dataDir: ds.dir, evaluate: (scorer: SessionScorer) => evaluateWithProgress(ds, scorer, trainPopularity) };
+  });
+  await runZoo(zooDatasets, {
+    budgetSeconds: parseDuration('--budget', args.budget!),
+    cells: parseList('--cells', args.cells!, ZOO_CELLS),
+    heads,
+    baselines: parseList('--baselines', args.baselines!, ['pop', 'iknn', 'sknn']),
+    ...(args['final-epochs'] !== undefined ? { finalEpochs: Number(args['final-epochs']) } : {}),
+    ...(args['final-seconds'] !== undefined ? { finalSeconds: parseDuration('--final-seconds', args['final-seconds']) } : {}),
+    seed: Number(args.seed),
+    out,
+    command: process.argv.slice(2).join(' '),
+  });
+  console.error(`wrote ${out}`);
 }
 
 main().catch((err) => {

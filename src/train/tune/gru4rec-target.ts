@@ -15,7 +15,7 @@ export const INPUT_KINDS = ['shared', 'one-hot', 'separate'] as const;
  * 0–2048 samples, dropout up to 0.5). Fixed from the start config instead: nEpochs (the trial time
  * limit cuts training anyway), the recurrent cell (each cell is tuned on its own: --from
  * rsc15-lstm-fast, or a config file with cell: mlstm), the optimizer (Adagrad, as every
- * published file), seed, useBias,
+ * published file), the head and its fields (tastes, mixing, temperature, regression targets), seed, useBias,
  * weightDecay, epsilon, sampleCacheSize, removeAccidentalHits. Conditional dimensions (bpreg and
  * eluParam for BPR-max, logq for cross-entropy, embedding for a separate input table) are always
  * sampled but only enter the config where they mean something.
@@ -37,6 +37,20 @@ export const GRU4REC_SPACE: SearchSpace = Object.freeze({
   eluParam: { kind: 'choice', values: [0, 0.5, 1] },
   logq: { kind: 'float', lo: 0, hi: 1 },
 });
+
+/**
+ * The space for a base config with the regression head: it has one loss (cosine, against fixed
+ * item2vec targets) and no sampled negatives, so the loss, sampling and loss-specific dimensions
+ * would only propose invalid or meaningless configs.
+ */
+export const GRU4REC_REGRESSION_SPACE: SearchSpace = Object.freeze(
+  Object.fromEntries(Object.entries(GRU4REC_SPACE).filter(([name]) => !['loss', 'nSample', 'sampleAlpha', 'bpreg', 'eluParam', 'logq'].includes(name))),
+);
+
+/** The default space for a base config: the head is fixed by the base, and the regression head has its own. */
+export function defaultGru4RecSpace(base: Gru4RecConfig): SearchSpace {
+  return base.head === 'regression' ? GRU4REC_REGRESSION_SPACE : GRU4REC_SPACE;
+}
 
 /** The loss-specific fields each loss reads. */
 const LOSS_FIELDS: Record<string, readonly ('bpreg' | 'eluParam' | 'logq')[]> = {
@@ -65,7 +79,7 @@ export class Gru4RecTarget implements TuneTarget<Gru4RecConfig> {
     opts: Gru4RecTargetOptions,
   ) {
     this.base = opts.base;
-    this.space = opts.space ?? GRU4REC_SPACE;
+    this.space = opts.space ?? defaultGru4RecSpace(opts.base);
     this.progressEvery = opts.progressEvery ?? 20;
   }
 
