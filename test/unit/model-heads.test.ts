@@ -18,12 +18,12 @@ import { buildGru4RecRecommender } from '../../src/serving/create-recommender.ts
 import { ConfigError } from '../../src/errors/errors.ts';
 import type { RecommendOutcome } from '../../src/serving/recommender.ts';
 import { Gru4RecTrainer } from '../../src/train/trainer.ts';
-import { SessionParallelIterator } from '../../src/train/session-parallel.ts';
 import { runTrain } from '../../src/cli/train.ts';
 import { syntheticClicks } from '../../src/data/synthetic.ts';
 import { Rng } from '../../src/random/rng.ts';
 import { syntheticWeights } from '../support/synthetic-weights.ts';
 import { assertServingParity, maxAbsDiff } from '../support/serving-parity.ts';
+import { chainHits, chainSessions, lossPerEpoch } from '../support/chain-fit.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'streamrec-heads-'));
 
@@ -343,19 +343,6 @@ test('scoring: ann is refused at start-up for a mixture head, with one line nami
   );
 });
 
-/** Sessions that walk item i → i+1 (mod nItems): a pattern a recurrent model learns in a few hundred steps. */
-function chainSessions(nSessions: number, nItems: number) {
-  const items: number[] = [];
-  const offsets = [0];
-  for (let s = 0; s < nSessions; s++) {
-    const len = 3 + (s % 6);
-    const start = (s * 7) % nItems;
-    for (let k = 0; k < len; k++) items.push((start + k) % nItems);
-    offsets.push(items.length);
-  }
-  return { sessionIds: offsets.slice(1).map((_, s) => `s${s}`), offsets: Int32Array.from(offsets), items: Int32Array.from(items), times: Float64Array.from(items, (_, e) => e) };
-}
-
 for (const [head, extra] of [
   ['mixture-of-tastes', {}],
   ['mixture-of-cosines', { learnTemperature: true }],
@@ -369,21 +356,7 @@ for (const [head, extra] of [
     const scale0 = head === 'mixture-of-cosines' ? model.vars['head.scale'].dataSync()[0] : 0;
     const trainer = new Gru4RecTrainer(model, config, new Float64Array(nItems).fill(10));
     const data = chainSessions(120, nItems);
-    const lossOfEpoch: number[] = [];
-    for (let epoch = 0; epoch < 5; epoch++) {
-      trainer.resetState();
-      let sum = 0;
-      let steps = 0;
-      const it = new SessionParallelIterator(data, config.batchSize);
-      for (let batch = it.next(); batch; batch = it.next()) {
-        const l = trainer.step(batch);
-        if (l !== null) {
-          sum += l;
-          steps++;
-        }
-      }
-      lossOfEpoch.push(sum / steps);
-    }
+    const lossOfEpoch = lossPerEpoch(trainer, data, 5);
     trainer.dispose();
     assert.ok(lossOfEpoch[4] < 0.6 * lossOfEpoch[0], `loss per epoch ${lossOfEpoch.map((v) => v.toFixed(3))}`);
     if (head === 'mixture-of-cosines') {
@@ -391,22 +364,7 @@ for (const [head, extra] of [
       if (config.learnTemperature) assert.notEqual(scale, scale0, 'a learnt temperature moves');
       else assert.equal(scale, scale0, 'a fixed temperature stays at 1/cosineTemperature');
     }
-    const h = model.stateSizes.map((s) => new Float32Array(nItems * s));
-    const first = model.step(
-      h,
-      Int32Array.from({ length: nItems }, (_, i) => i),
-    );
-    const second = model.step(
-      first.hidden,
-      Int32Array.from({ length: nItems }, (_, i) => (i + 1) % nItems),
-    );
-    let hits = 0;
-    for (let i = 0; i < nItems; i++) {
-      const row = second.scores.subarray(i * nItems, (i + 1) * nItems);
-      let best = 0;
-      for (let j = 1; j < nItems; j++) if (row[j] > row[best]) best = j;
-      if (best === (i + 2) % nItems) hits++;
-    }
+    const hits = chainHits(model, nItems);
     assert.ok(hits >= 0.8 * nItems, `${head}: next item ranked first for ${hits}/${nItems} sessions`);
     model.dispose();
   });
