@@ -193,7 +193,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
       const backend = await initBackend(undefined, () => undefined);
       say(
         `trainer: read ${fmt(history.data.items.length)} clicks / ${fmt(history.data.offsets.length - 1)} sessions / ${fmt(history.index.size)} items back from Kafka; ` +
-          `training GRU4Rec (${o.preset}: ${gru.loss}, layers [${gru.layers}], ${gru.nEpochs} epochs) on tfjs-${backend}…`,
+          `training GRU4Rec (${o.preset}: ${gru.loss}, layers [${gru.layers}], ${gru.nEpochs} epochs), tfjs ${backend} with the step on onnxruntime where the model allows…`,
       );
       let lastLine = 0;
       const { model, stats, optimizer } = await trainGru4Rec(history.data, history.index.size, gru, {
@@ -217,7 +217,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
       const v1 = await registry.publish({ weights, itemIds: history.index.ids, config: gru, parent: null, trainingOffsets, attachments });
       await registry.promote(v1.version);
       say(
-        `trainer: ${stats.epochs} epochs in ${stats.seconds.toFixed(1)} s (${fmt(stats.eventsPerSec)} events/s); published and promoted version ${v1.version} → ${v1.dir} ` +
+        `trainer: ${stats.epochs} epochs in ${stats.seconds.toFixed(1)} s (${fmt(stats.eventsPerSec)} events/s, step kernel ${stats.kernel.engine}${stats.kernel.provider ? ` on ${stats.kernel.provider}` : ''}); published and promoted version ${v1.version} → ${v1.dir} ` +
           `(trained up to offsets ${JSON.stringify(trainingOffsets)})`,
       );
       if (withTrainer) {
