@@ -10,6 +10,13 @@ import { carriedHidden, sampledStepLoss } from './sampled-step-loss.ts';
 import type { SessionBatch } from './session-parallel.ts';
 import { StepInputAssembler, type StepInputs } from './step-inputs.ts';
 
+/** One step's loss, the gradients of [table rows, dense parameters] and the next carried states (kept). */
+interface StepGradients {
+  loss: tf.Scalar;
+  grads: tf.Tensor[];
+  hidden: tf.Tensor2D[];
+}
+
 /** Where a trainer's wall time went, summed over steps. */
 export interface StepTiming {
   steps: number;
@@ -125,9 +132,8 @@ export class Gru4RecTrainer {
     }
     const inputs = this.assembler.prepare(batch);
     this.tables.index(inputs);
-    const mask = this.targetMaskFor(inputs.n, inputs.R);
     const t1 = performance.now();
-    const loss = this.fusedStep ? this.optimiseFused(batch, inputs, this.fusedStep) : this.optimise(batch, inputs, mask);
+    const loss = this.optimise(batch, inputs);
     const t2 = performance.now();
     const value = loss.dataSync()[0];
     loss.dispose();
@@ -163,30 +169,17 @@ export class Gru4RecTrainer {
    * Forward + loss, backward and the optimizer updates of one step, in one tf scope; carries the
    * next hidden states over to the following step. Returns the loss, still on the backend.
    */
-  private optimise(batch: SessionBatch, inputs: StepInputs, mask: tf.Tensor2D): tf.Scalar {
+  private optimise(batch: SessionBatch, inputs: StepInputs): tf.Scalar {
     const prevHidden = this.hidden;
     let newHidden: tf.Tensor2D[] = [];
     const loss = tf.tidy(() => {
       // Carried per layer: h for the GRU, [h | c] for the LSTM cells.
       const hidden = carriedHidden(prevHidden, this.model.stateSizes, batch, inputs);
       const tableRows = this.tables.gather(inputs);
-      const dense = this.denseNames.map((name) => this.model.vars[name]);
-      const lossOf = sampledStepLoss({
-        model: this.model,
-        config: this.config,
-        denseNames: this.denseNames,
-        nGathered: tableRows.length,
-        inputs,
-        hidden,
-        targetMask: mask,
-        output: this.output,
-        onHidden: (next) => {
-          newHidden = next;
-        },
-      });
-      const { value, grads } = tf.valueAndGrads(lossOf)([...tableRows, ...dense]);
-      this.update(grads, tableRows.length);
-      return value;
+      const r = this.fusedStep ? this.fusedGradients(this.fusedStep, inputs, hidden, tableRows) : this.tapeGradients(inputs, hidden, tableRows);
+      newHidden = r.hidden;
+      this.update(r.grads, tableRows.length);
+      return r.loss;
     });
     this.model.markUpdated();
     if (prevHidden) tf.dispose(prevHidden);
@@ -194,35 +187,47 @@ export class Gru4RecTrainer {
     return loss;
   }
 
-  /** optimise() with the whole step on onnxruntime: no tape, the gradients come back with the loss. */
-  private optimiseFused(batch: SessionBatch, inputs: StepInputs, step: OrtGruStep): tf.Scalar {
-    const prevHidden = this.hidden;
-    let newHidden: tf.Tensor2D[] = [];
-    const loss = tf.tidy(() => {
-      const hidden = carriedHidden(prevHidden, this.model.stateSizes, batch, inputs);
-      const rows = this.tables.gather(inputs);
-      const r = step.run({
-        rows,
-        hidden: hidden[0],
-        params: this.model.vars,
-        logq: inputs.logq,
-        embedMask: inputs.embedMask,
-        hiddenMask: inputs.hiddenMasks[0],
-        exclude: inputs.exclude,
-      });
-      const dense = this.denseNames.map((name) => {
-        const g = r.denseGrads[name];
-        if (!g) throw new Error(`trainer: the onnxruntime step returned no gradient for "${name}"`);
-        return g;
-      });
-      this.update([...r.tableGrads, ...dense], rows.length);
-      newHidden = [tf.keep(r.hidden)];
-      return r.loss;
+  /**
+   * The step's loss, the gradients of [table rows, dense parameters] and the next (kept) states,
+   * through tfjs's tape: the sampled forward pass and loss (head and loss on onnxruntime with the
+   * output kernel). Call inside tf.tidy.
+   */
+  private tapeGradients(inputs: StepInputs, hidden: tf.Tensor2D[], tableRows: tf.Tensor2D[]): StepGradients {
+    let next: tf.Tensor2D[] = [];
+    const lossOf = sampledStepLoss({
+      model: this.model,
+      config: this.config,
+      denseNames: this.denseNames,
+      nGathered: tableRows.length,
+      inputs,
+      hidden,
+      targetMask: this.targetMaskFor(inputs.n, inputs.R),
+      output: this.output,
+      onHidden: (states) => {
+        next = states;
+      },
     });
-    this.model.markUpdated();
-    if (prevHidden) tf.dispose(prevHidden);
-    this.hidden = newHidden;
-    return loss;
+    const { value, grads } = tf.valueAndGrads(lossOf)([...tableRows, ...this.denseNames.map((name) => this.model.vars[name])]);
+    return { loss: value, grads, hidden: next };
+  }
+
+  /** tapeGradients' result from the whole step on onnxruntime: no tape, the gradients come back with the loss. */
+  private fusedGradients(step: OrtGruStep, inputs: StepInputs, hidden: tf.Tensor2D[], tableRows: tf.Tensor2D[]): StepGradients {
+    const r = step.run({
+      rows: tableRows,
+      hidden: hidden[0],
+      params: this.model.vars,
+      logq: inputs.logq,
+      embedMask: inputs.embedMask,
+      hiddenMask: inputs.hiddenMasks[0],
+      exclude: inputs.exclude,
+    });
+    const dense = this.denseNames.map((name) => {
+      const g = r.denseGrads[name];
+      if (!g) throw new Error(`trainer: the onnxruntime step returned no gradient for "${name}"`);
+      return g;
+    });
+    return { loss: r.loss, grads: [...r.tableGrads, ...dense], hidden: [tf.keep(r.hidden)] };
   }
 
   /** The optimizer step from the gradients of [table rows (nGathered), dense parameters]. */
