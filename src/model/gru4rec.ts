@@ -251,11 +251,23 @@ export class Gru4Rec {
     embedMask?: tf.Tensor2D | null;
     hiddenMasks?: Array<tf.Tensor2D | null>;
   }): { scores: tf.Tensor2D; hidden: tf.Tensor2D[] } {
-    const x: tf.Tensor2D = args.embedMask ? tf.mul(args.inputRows, args.embedMask) : args.inputRows;
-    const { states, outputs } = encoderStack(x, args.hidden, args.layers, args.hiddenMasks);
-    const top = outputs[outputs.length - 1];
+    const { states, top } = Gru4Rec.sampledEncode(args);
     const items = sampledItemSide(args.outRows, args.outBias);
     return { scores: headScores(args.arch ?? {}, args.head ?? null, top, items), hidden: states };
+  }
+
+  /**
+   * The encoder half of sampledForward, for losses that score its last output themselves (the
+   * regression head's cosine loss, the onnxruntime output kernel): the next states and the last
+   * layer's output h [n, H_last].
+   */
+  static sampledEncode(args: { inputRows: tf.Tensor2D; hidden: tf.Tensor2D[]; layers: LayerParams[]; embedMask?: tf.Tensor2D | null; hiddenMasks?: Array<tf.Tensor2D | null> }): {
+    states: tf.Tensor2D[];
+    top: tf.Tensor2D;
+  } {
+    const x: tf.Tensor2D = args.embedMask ? tf.mul(args.inputRows, args.embedMask) : args.inputRows;
+    const { states, outputs } = encoderStack(x, args.hidden, args.layers, args.hiddenMasks);
+    return { states, top: outputs[outputs.length - 1] };
   }
 
   dispose(): void {

@@ -4,7 +4,6 @@ import { REGRESSION_LOSS, type Gru4RecConfig } from '../model/gru4rec-config.ts'
 import { cosineRegressionLoss, type HeadParams } from '../model/heads.ts';
 import { sampledLoss } from '../model/losses.ts';
 import { gatherRows } from '../model/ops.ts';
-import { encoderStack } from '../model/encoder-stack.ts';
 import type { OrtSampledOutput } from './ort-sampled-output.ts';
 import type { SessionBatch } from './session-parallel.ts';
 import type { StepInputs } from './step-inputs.ts';
@@ -35,8 +34,9 @@ export function carriedHidden(prev: tf.Tensor2D[] | null, hiddenSizes: readonly 
  * the dense parameters in denseNames order. Forward pass of the sampled output set, then the
  * configured loss, scaled by n / batchSize as the official code. The regression head's cosine loss
  * reads no sampled scores: the encoder's last output goes straight to cosineRegressionLoss against
- * the targets' fixed vectors. Uploads the step's masks once, outside the returned function. `onHidden` receives the next hidden states (no gradient path:
- * one-step truncation, as the original). Call inside tf.tidy.
+ * the targets' fixed vectors. Uploads the step's masks once, outside the returned function.
+ * `onHidden` receives the next hidden states (no gradient path: one-step truncation, as the
+ * original). Call inside tf.tidy.
  */
 export function sampledStepLoss(args: {
   model: Gru4Rec;
@@ -69,9 +69,9 @@ export function sampledStepLoss(args: {
     const layers = arch.hiddenSizes.map((_, l) => model.layerParams(l, params));
     // The encoder alone, for the paths that score its last output themselves.
     const encode = () => {
-      const { states, outputs } = encoderStack(embedT ? tf.mul(inputRows, embedT) : inputRows, hidden, layers, hiddenT);
+      const { states, top } = Gru4Rec.sampledEncode({ inputRows, hidden, layers, embedMask: embedT, hiddenMasks: hiddenT });
       onHidden(states.map((h) => tf.keep(h)));
-      return outputs[outputs.length - 1];
+      return top;
     };
     if (cfg.loss === REGRESSION_LOSS) {
       // ItemTables gathers only the input rows for this head: the loss reads no output rows.
