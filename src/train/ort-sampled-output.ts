@@ -136,27 +136,23 @@ export class OrtSampledOutput {
   lossOf(h: tf.Tensor2D, outRows: tf.Tensor2D, outBias: tf.Tensor1D | null, exclude: Float32Array | null): tf.Scalar {
     const [n, H] = h.shape;
     const R = outRows.shape[0];
-    const run = (hT: tf.Tensor, oT: tf.Tensor, bias: Float32Array) =>
-      this.session.run({
-        h: tensorOf(f32(hT), [n, H]),
-        O: tensorOf(f32(oT), [R, H]),
-        b: tensorOf(bias, [R]),
+    // Without a bias term there is no bias leaf: the graph gets zeros and db is not handed back.
+    const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+      const out = this.session.run({
+        h: tensorOf(f32(args[0] as tf.Tensor), [n, H]),
+        O: tensorOf(f32(args[1] as tf.Tensor), [R, H]),
+        b: tensorOf(outBias ? f32(args[2] as tf.Tensor) : new Float32Array(R), [R]),
         T: this.feeds.masks(n, R).T,
         X: this.feeds.exclude(exclude, n, R),
         c: this.feeds.scale,
       });
-    if (!outBias) {
-      const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
-        const out = run(args[0] as tf.Tensor, args[1] as tf.Tensor, new Float32Array(R));
-        return { value: lossScalar(out), gradFunc: (dy: tf.Tensor) => [gradOf(out.dh, [n, H], dy), gradOf(out.dO, [R, H], dy)] };
-      });
-      return f(h, outRows) as tf.Scalar;
-    }
-    const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
-      const out = run(args[0] as tf.Tensor, args[1] as tf.Tensor, f32(args[2] as tf.Tensor));
-      return { value: lossScalar(out), gradFunc: (dy: tf.Tensor) => [gradOf(out.dh, [n, H], dy), gradOf(out.dO, [R, H], dy), gradOf(out.db, [R], dy)] };
+      const gradFunc = (dy: tf.Tensor) => {
+        const grads = [gradOf(out.dh, [n, H], dy), gradOf(out.dO, [R, H], dy)];
+        return outBias ? [...grads, gradOf(out.db, [R], dy)] : grads;
+      };
+      return { value: lossScalar(out), gradFunc };
     });
-    return f(h, outRows, outBias) as tf.Scalar;
+    return (outBias ? f(h, outRows, outBias) : f(h, outRows)) as tf.Scalar;
   }
 
   dispose(): void {
