@@ -168,6 +168,21 @@ async function tuneModel<C>(label: string, target: TuneTarget<C>, start: C, o: Z
   return result;
 }
 
+/** What every tuned row reports: the test scores, the search and its best validation scores, the winning settings. */
+function tunedFields<C>(tuned: TuneResult<C>, target: TuneTarget<C>, result: EvalResult) {
+  const best = tuned.best!;
+  return {
+    recall20: result.recall[20],
+    mrr20: result.mrr[20],
+    trials: tuned.trials.length,
+    tuneSeconds: tuned.seconds,
+    validRecall20: best.run!.recall,
+    validMrr20: best.run!.mrr,
+    evalSeconds: result.seconds,
+    settings: settingsText(target.describe(best.config)),
+  };
+}
+
 async function sequenceRow(ds: ZooDataset, split: ValidationSplit, cell: ZooCell, head: ZooHead, o: ZooOptions): Promise<ZooRow> {
   const name = zooModelName(cell, head);
   const loadAvgBefore = loadavg();
@@ -187,18 +202,11 @@ async function sequenceRow(ds: ZooDataset, split: ValidationSplit, cell: ZooCell
       kind: 'sequence',
       cell,
       head,
-      recall20: result.recall[20],
-      mrr20: result.mrr[20],
-      trials: tuned.trials.length,
-      tuneSeconds: tuned.seconds,
-      validRecall20: best.run!.recall,
-      validMrr20: best.run!.mrr,
+      ...tunedFields(tuned, target, result),
       trainSeconds: stats.seconds,
       trainEventsPerSec: stats.eventsPerSec,
       epochs: stats.events / Math.max(SessionParallelIterator.pairCount(ds.train), 1),
       stoppedByTime: stats.aborted,
-      evalSeconds: result.seconds,
-      settings: settingsText(target.describe(best.config)),
       config,
       loadAvgBefore,
       loadAvgAfter: loadavg(),
@@ -224,15 +232,8 @@ async function knnRow<M extends 'iknn' | 'sknn'>(ds: ZooDataset, split: Validati
   return {
     model: `${KNN_NAMES[model]} (tuned)`,
     kind: 'knn',
-    recall20: result.recall[20],
-    mrr20: result.mrr[20],
-    trials: tuned.trials.length,
-    tuneSeconds: tuned.seconds,
-    validRecall20: best.run!.recall,
-    validMrr20: best.run!.mrr,
+    ...tunedFields(tuned, target, result),
     trainSeconds,
-    evalSeconds: result.seconds,
-    settings: settingsText(target.describe(best.config)),
     config: best.config,
     loadAvgBefore,
     loadAvgAfter: loadavg(),
