@@ -19,11 +19,11 @@ import { ConfigError } from '../../src/errors/errors.ts';
 import type { RecommendOutcome } from '../../src/serving/recommender.ts';
 import { Gru4RecTrainer } from '../../src/train/trainer.ts';
 import { runTrain } from '../../src/cli/train.ts';
-import { syntheticClicks } from '../../src/data/synthetic.ts';
 import { Rng } from '../../src/random/rng.ts';
 import { syntheticWeights } from '../support/synthetic-weights.ts';
 import { assertServingParity, maxAbsDiff } from '../support/serving-parity.ts';
 import { chainHits, chainSessions, lossPerEpoch } from '../support/chain-fit.ts';
+import { writeSyntheticSessionTsv } from '../support/sessions.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'streamrec-heads-'));
 
@@ -371,13 +371,8 @@ for (const [head, extra] of [
 }
 
 test('streamrec train --head --tastes --cell map onto the config; a bad value names its flag', async () => {
-  const bySession = new Map<string, string[]>();
-  for (const c of syntheticClicks({ nItems: 30, nSessions: 60, meanSessionLength: 5, sequentialP: 0.85, seed: 2 })) {
-    if (!bySession.has(c.sessionId)) bySession.set(c.sessionId, []);
-    bySession.get(c.sessionId)!.push(`${c.sessionId}\t${c.itemId}\t${c.time.toFixed(2)}`);
-  }
   const data = join(root, 'train.tsv');
-  writeFileSync(data, ['SessionId\tItemId\tTime', ...[...bySession.values()].flat()].join('\n') + '\n');
+  writeSyntheticSessionTsv(data);
   const cfg = join(root, 'small.yaml');
   writeFileSync(cfg, 'layers: [8]\nbatchSize: 8\nnSample: 8\n');
   const out = join(root, 'cli-model');

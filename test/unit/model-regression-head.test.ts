@@ -23,12 +23,12 @@ import { initialModel } from '../../src/train/fit.ts';
 import { SessionParallelIterator } from '../../src/train/session-parallel.ts';
 import { growCatalogue } from '../../src/train/continuous/catalogue-growth.ts';
 import { runTrain } from '../../src/cli/train.ts';
-import { syntheticClicks } from '../../src/data/synthetic.ts';
 import { Rng } from '../../src/random/rng.ts';
 import { syntheticWeights } from '../support/synthetic-weights.ts';
 import { assertServingParity, maxAbsDiff } from '../support/serving-parity.ts';
 import { EngineScorer } from '../support/engine-scorer.ts';
 import { chainHits, chainSessions, lossPerEpoch } from '../support/chain-fit.ts';
+import { writeSyntheticSessionTsv } from '../support/sessions.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'streamrec-regression-'));
 
@@ -334,13 +334,8 @@ test('catalogue growth grows every per-item table, a one-hot LSTM layer 0 includ
 });
 
 test('streamrec train --head regression trains item2vec and the GRU end to end; a config with a sampled loss names the rule', async () => {
-  const bySession = new Map<string, string[]>();
-  for (const c of syntheticClicks({ nItems: 30, nSessions: 60, meanSessionLength: 5, sequentialP: 0.85, seed: 2 })) {
-    if (!bySession.has(c.sessionId)) bySession.set(c.sessionId, []);
-    bySession.get(c.sessionId)!.push(`${c.sessionId}\t${c.itemId}\t${c.time.toFixed(2)}`);
-  }
   const data = join(root, 'train.tsv');
-  writeFileSync(data, ['SessionId\tItemId\tTime', ...[...bySession.values()].flat()].join('\n') + '\n');
+  writeSyntheticSessionTsv(data);
   const cfg = join(root, 'small.yaml');
   writeFileSync(cfg, 'layers: [8]\nbatchSize: 8\nnSample: 8\nitem2vecEpochs: 2\n');
   const out = join(root, 'cli-model');
