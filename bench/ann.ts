@@ -33,6 +33,7 @@ import type { SearchSpace } from '../src/ann/search-space.ts';
 import { type SyntheticItems, syntheticItems, syntheticQueries } from '../src/ann/synthetic-items.ts';
 import { UsearchIndex } from '../src/ann/usearch-index.ts';
 import { DataType, encodeModel } from '../src/engine/onnx/onnx-proto.ts';
+import { sharedIds } from '../src/ann/list-recall.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -152,14 +153,7 @@ function annPass(index: AnnIndex, queries: Float32Array, ids: Int32Array, scores
 }
 
 function recall(truth: Int32Array, found: Int32Array): number {
-  let hits = 0;
-  const want = new Set<number>();
-  for (let r = 0; r < nQueries; r++) {
-    want.clear();
-    for (let j = 0; j < K; j++) want.add(truth[r * K + j]);
-    for (let j = 0; j < K; j++) if (want.has(found[r * K + j])) hits++;
-  }
-  return hits / (nQueries * K);
+  return sharedIds(truth, found, K) / (nQueries * K);
 }
 
 async function openSnapshot(library: AnnLibrary, path: string, space: SearchSpace, items: SyntheticItems, s: AnnSettings): Promise<AnnIndex> {

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { AnnIndex, ItemMatrix } from '../src/ann/ann-index.ts';
 import type { AnnSettings } from '../src/ann/ann-settings.ts';
 import { HnswlibIndex } from '../src/ann/hnswlib-index.ts';
+import { sharedIds } from '../src/ann/list-recall.ts';
 import { AnnIndexBuilder } from '../src/ann/index-builder.ts';
 import type { SearchSpace } from '../src/ann/search-space.ts';
 import { syntheticItems } from '../src/ann/synthetic-items.ts';
@@ -139,10 +140,7 @@ export async function annRecall(exact: InferenceEngine, ann: InferenceEngine, nI
       const items = Int32Array.from(rows, (s) => s[t]);
       await exact.step(n, items, he, e);
       await ann.step(n, items, ha, a);
-      for (let b = 0; b < n; b++) {
-        const truth = new Set(e.topIdx.subarray(b * K, (b + 1) * K));
-        for (const i of a.topIdx.subarray(b * K, (b + 1) * K)) if (truth.has(i)) hits++;
-      }
+      hits += sharedIds(e.topIdx, a.topIdx, K);
       lists += n;
     }
   }

@@ -6,6 +6,7 @@ import { AnnIndexBuilder } from '../../src/ann/index-builder.ts';
 import { AnnIndexFollower } from '../../src/ann/index-follower.ts';
 import { AnnIndexSlot } from '../../src/ann/index-slot.ts';
 import { syntheticItems, syntheticQueries } from '../../src/ann/synthetic-items.ts';
+import { sharedIds } from '../../src/ann/list-recall.ts';
 
 const out = (n: number, k: number) => ({ ids: new Int32Array(n * k), scores: new Float32Array(n * k) });
 const small = { connectivity: 16, expansionAdd: 64, expansionSearch: 64 };
@@ -15,12 +16,7 @@ function recall(items: ItemMatrix, search: (q: Float32Array, n: number, k: numbe
   const e = out(n, k);
   search(queries, n, k, a);
   new ExactIndex(items, 'ip').search(queries, n, k, e);
-  let hits = 0;
-  for (let r = 0; r < n; r++) {
-    const want = new Set(e.ids.subarray(r * k, (r + 1) * k));
-    for (let j = 0; j < k; j++) if (want.has(a.ids[r * k + j])) hits++;
-  }
-  return hits / (n * k);
+  return sharedIds(e.ids, a.ids, k) / (n * k);
 }
 
 test('a catalogue that only appends items is added incrementally; a changed item forces a full rebuild', async () => {

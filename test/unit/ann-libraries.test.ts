@@ -6,6 +6,7 @@ import { ExactIndex } from '../../src/ann/exact-index.ts';
 import { hnswlibAvailability } from '../../src/ann/hnswlib-index.ts';
 import { AnnIndexBuilder } from '../../src/ann/index-builder.ts';
 import { syntheticItems, syntheticQueries } from '../../src/ann/synthetic-items.ts';
+import { sharedIds } from '../../src/ann/list-recall.ts';
 
 const out = (n: number, k: number) => ({ ids: new Int32Array(n * k), scores: new Float32Array(n * k) });
 
@@ -14,12 +15,7 @@ function recallAgainstExact(ann: AnnIndex, exact: AnnIndex, queries: Float32Arra
   const e = out(n, k);
   ann.search(queries, n, k, a);
   exact.search(queries, n, k, e);
-  let hits = 0;
-  for (let r = 0; r < n; r++) {
-    const want = new Set(e.ids.subarray(r * k, (r + 1) * k));
-    for (let j = 0; j < k; j++) if (want.has(a.ids[r * k + j])) hits++;
-  }
-  return hits / (n * k);
+  return sharedIds(e.ids, a.ids, k) / (n * k);
 }
 
 /**
