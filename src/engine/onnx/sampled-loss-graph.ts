@@ -45,7 +45,7 @@ export function addSampledLoss(g: GraphBuilder, h: string, opts: SampledLossGrap
   const keep = g.apply('Sub', [one, 'X']);
 
   const S = g.apply('Add', [g.apply('Gemm', [h, 'O'], { transB: int(1) }), 'b']);
-  const { perRow, dS } = opts.loss === 'cross-entropy' ? crossEntropy(g, S, keep, rowSum, rowMax) : bprMax(g, S, keep, opts, rowSum, rowMax);
+  const { perRow, dS } = opts.loss === 'cross-entropy' ? crossEntropy(g, S, keep, rowSum, rowMax) : bprMax(g, S, keep, one, opts, rowSum, rowMax);
   g.op('Mul', [g.apply('ReduceSum', [perRow], { keepdims: int(0) }), 'c'], 'loss');
   const dSc = g.apply('Mul', [dS, 'c']);
   g.op('Gemm', [dSc, h], 'dO', { transA: int(1) });
@@ -112,8 +112,7 @@ function crossEntropy(g: GraphBuilder, S: string, keep: string, rowSum: Reduce, 
  * BPR-max with its score regularisation, optionally on ELU(S) (losses.ts bprMaxCore, whose comment
  * derives the gradient); the ELU's derivative is 1 above 0 and ELU(S) + α below.
  */
-function bprMax(g: GraphBuilder, S: string, keep: string, opts: SampledLossGraphOptions, rowSum: Reduce, rowMax: Reduce): { perRow: string; dS: string } {
-  const one = 'one';
+function bprMax(g: GraphBuilder, S: string, keep: string, one: string, opts: SampledLossGraphOptions, rowSum: Reduce, rowMax: Reduce): { perRow: string; dS: string } {
   const s = opts.eluParam > 0 ? g.apply('Elu', [S], { alpha: { kind: 'float', value: opts.eluParam } }) : S;
   // The softmax over the negatives only: the target and the excluded columns get weight 0.
   const neg = g.apply('Mul', [g.apply('Sub', [one, 'T']), keep]);
